@@ -1,0 +1,57 @@
+"""What every command shares: one-line errors, non-zero exits, the model options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sf_mobile.errors import SfError
+
+
+def run_command(name: str, body: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv=None) -> int:
+    """Parse, run, and turn an `SfError` into `name: error: <one line>` with a non-zero exit."""
+    args = parser.parse_args(argv)
+    try:
+        return body(args)
+    except SfError as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    from sf_mobile.presets import DEFAULT_PRESET, PRESETS
+
+    parser.add_argument(
+        "--size",
+        default=DEFAULT_PRESET,
+        metavar="PRESET",
+        help=f"model preset: {', '.join(PRESETS)} (default: {DEFAULT_PRESET})",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="DIR",
+        help="Hugging Face-layout folder (config.json, *.safetensors, tokenizer.json); "
+        "without it the preset runs with seeded random weights",
+    )
+    parser.add_argument("--frames", type=int, metavar="T", help="frame budget (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights when no checkpoint is given")
+
+
+def positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise SfError(f"{flag} is {value}", f"pass a positive {flag}")
+
+
+def warn_if_random(origin, name: str) -> None:
+    if origin.weights == "random":
+        print(
+            f"{name}: WARNING: no --checkpoint given: running with RANDOM weights (seed {origin.seed}) and a "
+            "stand-in tokenizer; the answer is noise, the shapes and timings are real",
+            file=sys.stderr,
+        )

@@ -1,0 +1,50 @@
+"""Frames -> visual embeddings, and token ids -> embeddings, as exportable modules."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sf_mobile.model.slowfast_llava import SlowFastLlava
+
+
+class FrameEncoder(nn.Module):
+    """uint8 frames -> SlowFast visual embeddings [1, N_vis, D] for exactly `num_frames` frames.
+
+    packed=False takes [T, 3, S, S]; packed=True takes one tall CHW image [3, T*S, S] (the form
+    the ExecuTorch multimodal runner hands over) and unpacks it in-graph.
+    """
+
+    def __init__(self, model: SlowFastLlava, num_frames: int, packed: bool = False):
+        super().__init__()
+        self.model = model
+        self.num_frames = num_frames
+        self.packed = packed
+        self.image_size = model.config.vision.image_size
+
+    def example_input(self) -> torch.Tensor:
+        side, frames = self.image_size, self.num_frames
+        shape = (3, frames * side, side) if self.packed else (frames, 3, side, side)
+        return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.packed:  # [3, T*S, S] -> [T, 3, S, S]
+            frames = frames.view(3, self.num_frames, self.image_size, self.image_size).permute(1, 0, 2, 3)
+        return self.model.encode_frames(frames).unsqueeze(0)
+
+
+def pack_frames(frames: torch.Tensor) -> torch.Tensor:
+    """[T, 3, S, S] -> one tall image [3, T*S, S] (frame t occupies rows t*S .. t*S+S-1)."""
+    frames_count, channels, height, width = frames.shape
+    return frames.permute(1, 0, 2, 3).reshape(channels, frames_count * height, width)
+
+
+class TokenEmbedding(nn.Module):
+    """token ids [1, S] -> [1, S, D]."""
+
+    def __init__(self, model: SlowFastLlava):
+        super().__init__()
+        self.embed = model.llm.get_input_embeddings()
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.embed(ids)

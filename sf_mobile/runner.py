@@ -1,0 +1,91 @@
+"""One question about one video through the reference model, timed stage by stage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from sf_mobile.checkpoints import WeightsOrigin, load_or_build
+from sf_mobile.model.generation import SamplingParams, generate
+from sf_mobile.video import load_video, resize_frames, sample_clip_path
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+@torch.inference_mode()
+def answer(
+    video: Path | None,
+    question: str,
+    preset: str = "tiny",
+    checkpoint: Path | None = None,
+    num_frames: int | None = None,
+    max_new_tokens: int = 32,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    seed: int = 0,
+    on_loaded: Callable[[WeightsOrigin], None] | None = None,
+) -> dict:
+    """Load (or build) the model, read the video, answer; returns a JSON-ready report."""
+    loaded = load_or_build(preset, checkpoint, seed=seed, num_frames=num_frames)
+    if on_loaded is not None:
+        on_loaded(loaded.origin)
+    model, codec, config = loaded.model, loaded.codec, loaded.config
+    path = sample_clip_path() if video is None else Path(video)
+
+    start = time.perf_counter()
+    clip = load_video(path, config.sampling)
+    frames = resize_frames(clip.frames, config.vision)  # uint8 [T, 3, S, S]
+    decode_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    features = model.frame_features(frames)
+    vision_s = time.perf_counter() - start
+    start = time.perf_counter()
+    visual = model.visual_tokens(features)
+    projector_s = time.perf_counter() - start
+
+    prompt = codec.encode(question)
+    embeds = model.prompt_embeddings(prompt, visual)
+    params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    result = generate(model, embeds, max_new_tokens, codec.stop_ids, params)
+
+    budget = config.visual_tokens(frames.shape[0])
+    return {
+        "answer": codec.decode(result.tokens),
+        "tokens": result.tokens,
+        "stopped_on_eos": result.stopped,
+        "preset": config.name,
+        "weights": loaded.origin.to_dict(),
+        "video": {
+            "path": str(path),
+            "frames": int(frames.shape[0]),
+            "timestamps_s": [round(t, 4) for t in clip.timestamps],
+            "duration_s": clip.duration_s,
+            "frame_size": list(frames.shape[-2:]),
+        },
+        "visual_tokens": {
+            "total": budget.total,
+            "slow": budget.slow_tokens,
+            "fast": budget.fast_tokens,
+            "slow_frames": budget.slow_frames,
+            "frames": budget.frames,
+        },
+        "prompt_tokens": result.prompt_tokens,
+        "prefill_tokens_per_s": result.prefill_tokens_per_s,
+        "decode_tokens_per_s": result.decode_tokens_per_s,
+        "timings_ms": {
+            "frame_decode": _ms(decode_s),
+            "vision_total": _ms(vision_s),
+            "vision_per_frame": _ms(vision_s / frames.shape[0]),
+            "projector": _ms(projector_s),
+            "prefill": _ms(result.prefill_s),
+            "decode": _ms(result.decode_s),
+            "time_to_first_token": _ms(decode_s + vision_s + projector_s + result.prefill_s),
+        },
+    }
