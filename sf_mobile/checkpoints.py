@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from sf_mobile.config import LLMArch, ModelConfig
+from sf_mobile.config import LLMArch, LLMConfig, ModelConfig
 from sf_mobile.errors import CheckpointError, PresetError
 from sf_mobile.model.slowfast_llava import DEFAULT_SEED, SlowFastLlava, build_model
 from sf_mobile.presets import get_preset
@@ -118,20 +118,26 @@ def _read_config_json(folder: Path) -> dict:
         raise CheckpointError(f"{path} is not valid JSON ({err})", "restore the checkpoint's config.json") from None
 
 
-def config_from_checkpoint(raw: dict, fallback_preset: str) -> ModelConfig:
-    """The checkpoint's own sf-mobile config if it has one, else the preset with the LLM shape
-    (and vision select layer) taken from config.json: a checkpoint's config wins over the preset."""
-    if "sf_mobile" in raw:
-        base = ModelConfig.from_dict(raw["sf_mobile"])
-    else:
-        base = get_preset(fallback_preset)
-    text = raw.get("text_config", raw)  # transformers' Llava nests the LLM config
-    overrides = {field: text[key] for field, key in LLM_FIELDS.items() if key in text}
+def _llm_overrides(text: dict) -> dict:
+    """LLMConfig fields named in a config.json, type-checked (a string where an int belongs is an error)."""
+    types = {field.name: field.type for field in dataclasses.fields(LLMConfig)}
+    overrides = {}
+    for field, key in LLM_FIELDS.items():
+        if key not in text:
+            continue
+        value = text[key]
+        wanted = {"int": int, "float": (int, float), "bool": bool}[types[field]]
+        if isinstance(value, bool) != (wanted is bool) or not isinstance(value, wanted):
+            raise CheckpointError(
+                f"config.json field {key!r} is {value!r}, not a {types[field]}", f"give {key} as a JSON {types[field]}"
+            )
+        overrides[field] = value
     rope = text.get("rope_parameters") or {}
     theta = rope.get("rope_theta", text.get("rope_theta"))
     if theta is not None:
         overrides["rope_theta"] = float(theta)
-    rope_type = rope.get("rope_type") or (text.get("rope_scaling") or {}).get("rope_type") or "default"
+    scaling = text.get("rope_scaling") or {}
+    rope_type = rope.get("rope_type") or scaling.get("rope_type") or scaling.get("type") or "default"
     if rope_type != "default":
         raise CheckpointError(f"RoPE type {rope_type!r} is not supported", "use a checkpoint with default RoPE")
     model_type = text.get("model_type", "")
@@ -139,18 +145,33 @@ def config_from_checkpoint(raw: dict, fallback_preset: str) -> ModelConfig:
         overrides["arch"] = LLMArch.QWEN2
     elif "llama" in model_type or "vicuna" in model_type:
         overrides["arch"] = LLMArch.LLAMA
-    vision = base.vision
-    if "mm_vision_select_layer" in raw:
-        vision = dataclasses.replace(vision, select_layer=int(raw["mm_vision_select_layer"]))
-    if raw.get("mm_hidden_size", vision.hidden_size) != vision.hidden_size:
-        raise CheckpointError(
-            f"config.json mm_hidden_size {raw['mm_hidden_size']} does not match the {base.name} vision width "
-            f"{vision.hidden_size}",
-            "pass the --size whose vision tower this checkpoint was trained with",
-        )
+    return overrides
+
+
+def config_from_checkpoint(raw: dict, fallback_preset: str) -> ModelConfig:
+    """The checkpoint's own sf-mobile config if it has one, else the preset with the LLM shape
+    (and vision select layer) taken from config.json: a checkpoint's config wins over the preset."""
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"config.json holds a JSON {type(raw).__name__}, not an object", "restore the checkpoint's config.json")
+    fallback = get_preset(fallback_preset)  # an unknown --size is the user's error, not the checkpoint's
     try:
-        llm = dataclasses.replace(base.llm, **overrides)
+        base = ModelConfig.from_dict(raw["sf_mobile"]) if "sf_mobile" in raw else fallback
+        text = raw.get("text_config", raw)  # transformers' Llava nests the LLM config
+        llm = dataclasses.replace(base.llm, **_llm_overrides(text))
+        vision = base.vision
+        # LLaVA's key, then transformers' Llava key
+        select_layer = raw.get("mm_vision_select_layer", raw.get("vision_feature_layer"))
+        if isinstance(select_layer, int) and not isinstance(select_layer, bool):
+            vision = dataclasses.replace(vision, select_layer=select_layer)
+        if raw.get("mm_hidden_size", vision.hidden_size) != vision.hidden_size:
+            raise CheckpointError(
+                f"config.json mm_hidden_size {raw['mm_hidden_size']} does not match the {base.name} vision width "
+                f"{vision.hidden_size}",
+                "pass the --size whose vision tower this checkpoint was trained with",
+            )
         return dataclasses.replace(base, vision=vision, llm=llm)
+    except CheckpointError:
+        raise
     except PresetError as err:
         raise CheckpointError(f"config.json describes an invalid model: {err}", "fix config.json") from None
 
@@ -202,6 +223,8 @@ def load_weights(model: SlowFastLlava, folder: Path, files: list[Path]) -> None:
     tied = model.config.llm.tie_word_embeddings
     tensors = _read_tensors(files)
     mismatch_fix = "use the config.json that came with these weights, or pass the --size they were trained with"
+    if tied:  # the head is the embedding; a stored copy must not overwrite it (as transformers does)
+        tensors.pop("llm.lm_head.weight", None)
     for name, (stored, tensor) in tensors.items():
         if name.endswith(IGNORED_SUFFIXES) or name.startswith(IGNORED_PREFIXES):
             continue
@@ -281,6 +304,9 @@ def save_checkpoint(loaded: LoadedModel, folder: Path) -> Path:
         raise CheckpointError(f"{folder} already exists", "choose a new folder or remove the old one")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result should be an ordinary folder
     try:
         state = loaded.model.state_dict()
         if loaded.config.llm.tie_word_embeddings:

@@ -67,7 +67,12 @@ class SlowFastLlava(nn.Module):
 def build_model(config: ModelConfig, seed: int | None = DEFAULT_SEED) -> SlowFastLlava:
     """The preset's architecture in eval mode: seeded random weights, or uninitialised with seed=None
     (the caller loads a checkpoint over them)."""
-    model = SlowFastLlava(config)
+    from transformers.initialization import no_init_weights
+
+    with no_init_weights():  # every weight is set below or by the checkpoint loader: skip HF's init
+        model = SlowFastLlava(config)
+    if config.llm.tie_word_embeddings:
+        model.llm.tie_weights()  # no_init_weights also skips the tying
     if seed is not None:
         randomize_weights(model, torch.Generator().manual_seed(seed))
     return model.eval().requires_grad_(False)
