@@ -245,13 +245,26 @@ def load_weights(model: SlowFastLlava, folder: Path, files: list[Path]) -> None:
         model.llm.tie_weights()
 
 
+def _check_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise CheckpointError(f"checkpoint folder {folder} does not exist", "pass the folder that holds config.json")
+    if not folder.is_dir():
+        raise CheckpointError(f"checkpoint {folder} is a file, not a folder", "pass the folder that holds config.json")
+
+
+def resolve_config(preset: str, checkpoint: Path | None, num_frames: int | None = None) -> ModelConfig:
+    """The config a run will use, read without building any weights (cheap: check inputs first)."""
+    if checkpoint is None:
+        config = get_preset(preset)
+    else:
+        _check_folder(Path(checkpoint))
+        config = config_from_checkpoint(_read_config_json(Path(checkpoint)), preset)
+    return config if num_frames is None else config.with_frames(num_frames)
+
+
 def load_checkpoint(folder: Path, fallback_preset: str, num_frames: int | None = None) -> LoadedModel:
     folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"checkpoint folder {folder} does not exist", "pass the folder that holds config.json")
-    config = config_from_checkpoint(_read_config_json(folder), fallback_preset)
-    if num_frames is not None:
-        config = config.with_frames(num_frames)
+    config = resolve_config(fallback_preset, folder, num_frames)
     files = _weight_files(folder)
     tokenizer = load_tokenizer(folder / "tokenizer.json")
     codec = PromptCodec(tokenizer, config.prompt, config.llm.vocab_size)
@@ -263,9 +276,7 @@ def load_checkpoint(folder: Path, fallback_preset: str, num_frames: int | None =
 
 def build_random(preset: str, seed: int = DEFAULT_SEED, num_frames: int | None = None) -> LoadedModel:
     """The preset with seeded random weights and a stand-in tokenizer of its vocab size."""
-    config = get_preset(preset)
-    if num_frames is not None:
-        config = config.with_frames(num_frames)
+    config = resolve_config(preset, None, num_frames)
     tokenizer = build_standin_tokenizer(config.llm.vocab_size, config.prompt.special_tokens)
     codec = PromptCodec(tokenizer, config.prompt, config.llm.vocab_size)
     origin = WeightsOrigin(weights="random", tokenizer="stand-in", seed=seed)

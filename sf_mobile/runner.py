@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from sf_mobile.checkpoints import WeightsOrigin, load_or_build
+from sf_mobile.checkpoints import WeightsOrigin, load_or_build, resolve_config
+from sf_mobile.errors import SfError
 from sf_mobile.model.generation import SamplingParams, generate
 from sf_mobile.video import load_video, resize_frames, sample_clip_path
 
@@ -31,17 +32,32 @@ def answer(
     seed: int = 0,
     on_loaded: Callable[[WeightsOrigin], None] | None = None,
 ) -> dict:
-    """Load (or build) the model, read the video, answer; returns a JSON-ready report."""
-    loaded = load_or_build(preset, checkpoint, seed=seed, num_frames=num_frames)
-    if on_loaded is not None:
-        on_loaded(loaded.origin)
-    model, codec, config = loaded.model, loaded.codec, loaded.config
-    path = sample_clip_path() if video is None else Path(video)
+    """Read the video, load (or build) the model, answer; returns a JSON-ready report.
 
+    Everything that can be wrong with the input (sampling values, the video, the checkpoint's
+    config) is checked before any weights are built: a bad video must not cost a 7B model build.
+    """
+    params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    config = resolve_config(preset, checkpoint, num_frames)
+    path = sample_clip_path() if video is None else Path(video)
     start = time.perf_counter()
     clip = load_video(path, config.sampling)
     frames = resize_frames(clip.frames, config.vision)  # uint8 [T, 3, S, S]
     decode_s = time.perf_counter() - start
+    budget = config.visual_tokens(frames.shape[0])
+
+    loaded = load_or_build(preset, checkpoint, seed=seed, num_frames=num_frames)
+    if on_loaded is not None:
+        on_loaded(loaded.origin)
+    model, codec = loaded.model, loaded.codec
+    prompt = codec.encode(question)
+    prompt_tokens = len(prompt.prefix) + budget.total + len(prompt.suffix)
+    context = config.llm.max_position_embeddings
+    if prompt_tokens + max_new_tokens > context:
+        raise SfError(
+            f"{prompt_tokens} prompt tokens + {max_new_tokens} new tokens exceed the LLM's {context} positions",
+            "lower --max-new-tokens or --frames",
+        )
 
     start = time.perf_counter()
     features = model.frame_features(frames)
@@ -50,12 +66,8 @@ def answer(
     visual = model.visual_tokens(features)
     projector_s = time.perf_counter() - start
 
-    prompt = codec.encode(question)
     embeds = model.prompt_embeddings(prompt, visual)
-    params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     result = generate(model, embeds, max_new_tokens, codec.stop_ids, params)
-
-    budget = config.visual_tokens(frames.shape[0])
     return {
         "answer": codec.decode(result.tokens),
         "tokens": result.tokens,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sf_mobile.cli import info as info_cli
 from sf_mobile.cli import run as run_cli
@@ -89,8 +90,8 @@ def entry_point(name: str) -> str:
 def assert_one_line_error(code: int, out: str, err: str, prog: str) -> str:
     """Exit 2, nothing on stdout, no traceback, and exactly one `prog: error:` line, the last one.
 
-    The only other stderr line allowed is the random-weights warning, which the README requires
-    of every command run without --checkpoint (see test_bad_video_fails_before_the_model_is_built).
+    The only other stderr line allowed is the random-weights warning, for errors that can only be
+    found once the model is built; input errors come before it (test_bad_video_fails_before_the_model_is_built).
     """
     assert code == 2, (code, err)
     assert out == ""
@@ -404,32 +405,40 @@ def test_checkpoint_with_wrong_tensor_shape(tiny_checkpoint, tmp_path, cache_dir
     assert f"[{rows + 3}, {cols}]" in line and f"[{rows}, {cols}]" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sf_mobile/runner.py answer() builds (or loads) the model before it opens the video, so a "
-    "missing/empty/corrupt video is reported only after the whole model is built: the RANDOM-weights "
-    "warning precedes the error line, and `sf-run missing.mp4 --size 1b` spends ~60 s and ~9 GB "
-    "building random weights before saying the file does not exist",
-)
 def test_bad_video_fails_before_the_model_is_built(tmp_path, cache_dir):
     code, out, err = call(run_cli.main, [str(tmp_path / "missing.mp4")])
     line = assert_one_line_error(code, out, err, "sf-run")
     assert err.splitlines() == [line]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sf_mobile/model/generation.py TokenChooser (line 57): with --top-p 0 the top token is "
-    "dropped too (0 >= 0), every score is -inf, and torch.multinomial raises RuntimeError "
-    "('probability tensor contains either inf, nan or element < 0') as a traceback; the CLI does "
-    "not validate --top-p (nor a NaN --temperature)",
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--top-p", "0"], "top-p"),
+        (["--top-p", "1.5"], "top-p"),
+        (["--temperature", "nan"], "temperature"),
+        (["--temperature", "-1"], "temperature"),
+        (["--top-k", "-3"], "top-k"),
+    ],
 )
-def test_top_p_zero_is_rejected_or_keeps_the_top_token(cache_dir):
-    code, out, err = call(run_cli.main, ["--temperature", "0.8", "--top-p", "0", "--max-new-tokens", "2", "--json"])
-    assert "Traceback" not in err
-    assert code in (0, 2)
-    if code == 2:
-        assert_one_line_error(code, out, err, "sf-run")
+def test_bad_sampling_values_are_rejected_before_the_model_is_built(cache_dir, flags, named):
+    code, out, err = call(run_cli.main, [*flags, "--max-new-tokens", "2"])
+    line = assert_one_line_error(code, out, err, "sf-run")
+    assert err.splitlines() == [line] and named in line
+
+
+def test_top_p_keeps_at_least_the_top_token():
+    from sf_mobile.model.generation import SamplingParams, TokenChooser
+
+    logits = torch.tensor([0.0, 5.0, 1.0])
+    chooser = TokenChooser(SamplingParams(temperature=1.0, top_p=1e-6, seed=0))
+    assert {chooser(logits) for _ in range(20)} == {1}
+
+
+def test_prompt_longer_than_the_context_is_rejected(cache_dir):
+    code, out, err = call(run_cli.main, ["--max-new-tokens", "5000"])
+    line = assert_one_line_error(code, out, err, "sf-run")
+    assert "5000 new tokens exceed" in line and "2048" in line
 
 
 # --- help and cheap imports ---------------------------------------------------------------------

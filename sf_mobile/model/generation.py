@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
 import torch
+
+from sf_mobile.errors import SfError
 
 from sf_mobile.model.slowfast_llava import SlowFastLlava
 
@@ -16,6 +19,14 @@ class SamplingParams:
     top_k: int = 0  # 0 = no top-k cut
     top_p: float = 1.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise SfError(f"temperature is {self.temperature}", "use 0 for greedy or a positive temperature")
+        if not (0 < self.top_p <= 1):
+            raise SfError(f"top-p is {self.top_p}", "use a value in (0, 1]; 1 keeps every token")
+        if self.top_k < 0:
+            raise SfError(f"top-k is {self.top_k}", "use 0 (no cut) or a positive count")
 
 
 @dataclass
@@ -55,6 +66,7 @@ class TokenChooser:
             cumulative = torch.softmax(sorted_scores, dim=-1).cumsum(-1)
             # drop a token once the mass before it already reaches top_p (the top token always stays)
             drop = (cumulative - torch.softmax(sorted_scores, dim=-1)) >= self.params.top_p
+            drop[0] = False
             scores = scores.scatter(0, order, sorted_scores.masked_fill(drop, float("-inf")))
         probs = torch.softmax(scores, dim=-1)
         return int(torch.multinomial(probs, 1, generator=self.generator))
