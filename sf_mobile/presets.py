@@ -23,6 +23,10 @@ from sf_mobile.config import (
 )
 from sf_mobile.errors import PresetError
 
+# OpenAI CLIP's normalisation, used by every CLIP image processor.
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
 # Qwen2.5 ChatML; the system line is Qwen2.5's default.
 CHATML = PromptConfig(
     template=(
@@ -140,8 +144,8 @@ TINY_V1 = ModelConfig(
         hidden_act="quick_gelu",
         layer_norm_eps=1e-5,
         resize=ResizeMode.SHORTEST_EDGE_CROP,
-        image_mean=(0.48145466, 0.4578275, 0.40821073),
-        image_std=(0.26862954, 0.26130258, 0.27577711),
+        image_mean=CLIP_MEAN,
+        image_std=CLIP_STD,
     ),
     slowfast=SlowFastConfig(
         generation="v1",
@@ -220,8 +224,8 @@ V1_7B = ModelConfig(
         hidden_act="quick_gelu",
         layer_norm_eps=1e-5,
         resize=ResizeMode.SHORTEST_EDGE_CROP,
-        image_mean=(0.48145466, 0.4578275, 0.40821073),
-        image_std=(0.26862954, 0.26130258, 0.27577711),
+        image_mean=CLIP_MEAN,
+        image_std=CLIP_STD,
     ),
     slowfast=SlowFastConfig(
         generation="v1",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +23,10 @@ def run_command(name: str, body: Callable[[argparse.Namespace], int], parser: ar
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`sf-info | head`): stop quietly, as shell tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,3 +61,12 @@ def warn_if_random(origin, name: str) -> None:
             "stand-in tokenizer; the answer is noise, the shapes and timings are real",
             file=sys.stderr,
         )
+
+
+def emit(report: dict, as_json: bool, formatter: Callable[[dict], str]) -> None:
+    """Print the report as one JSON object or as the command's text."""
+    if as_json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print(formatter(report))

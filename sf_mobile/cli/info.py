@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from sf_mobile.cli.common import positive, run_command
+from sf_mobile.cli.common import emit, positive, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,11 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     positive(args.frames, "--frames")
     report = info_report(get_preset(args.size), args.frames)
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-    else:
-        print(format_report(report))
+    emit(report, args.json, format_report)
     return 0
 
 

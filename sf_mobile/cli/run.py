@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from sf_mobile.cli.common import add_model_arguments, positive, run_command, warn_if_random
+from sf_mobile.cli.common import emit, add_model_arguments, positive, run_command, warn_if_random
 
 DEFAULT_QUESTION = "Describe what happens in the video."
 
@@ -48,11 +47,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         on_loaded=lambda origin: warn_if_random(origin, "sf-run"),
     )
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-    else:
-        print(format_report(report))
+    emit(report, args.json, format_report)
     return 0
 
 
