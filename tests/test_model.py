@@ -7,6 +7,7 @@ import torch
 
 from sf_mobile import slowfast
 from sf_mobile.checkpoints import build_random
+from sf_mobile.errors import SfError
 from sf_mobile.exportable import DecoderStep, FrameEncoder, TokenEmbedding, decode_greedy, prefill, teacher_forced_logits
 from sf_mobile.exportable.vision import pack_frames
 from sf_mobile.model.generation import SamplingParams, generate
@@ -143,8 +144,10 @@ def test_decoder_rejects_positions_past_the_cache(loaded):
     embeds, _ = step.example_inputs(4)
     with pytest.raises(RuntimeError):  # torch._check in write_cache
         step(embeds, torch.arange(14, 18))
-    with pytest.raises(ValueError, match="exceed"):
+    with pytest.raises(SfError, match="exceed"):
         prefill(step, torch.zeros(1, 20, embeds.shape[-1]), 8)
+    with pytest.raises(SfError, match="max context"):
+        DecoderStep(loaded.model, max_context=loaded.config.llm.max_position_embeddings + 1)
 
 
 def test_frame_encoder_packed_and_unpacked_agree(loaded):

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sf_mobile.errors import SfError
 from sf_mobile.model.slowfast_llava import SlowFastLlava
 
 # Added to masked attention scores. Large enough to zero a softmax weight in fp32 and fp16
@@ -40,7 +41,10 @@ class DecoderStep(nn.Module):
         llm = model.llm
         config = model.config.llm
         if max_context > config.max_position_embeddings:
-            raise ValueError(f"max_context {max_context} exceeds the LLM's {config.max_position_embeddings} positions")
+            raise SfError(
+                f"max context {max_context} exceeds the LLM's {config.max_position_embeddings} positions",
+                "lower the maximum context",
+            )
         self.layers = llm.model.layers
         self.norm = llm.model.norm
         self.lm_head = llm.lm_head

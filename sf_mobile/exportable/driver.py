@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from sf_mobile.errors import SfError
 from sf_mobile.exportable.decoder import DecoderStep
 from sf_mobile.exportable.vision import TokenEmbedding
 
@@ -15,7 +16,10 @@ from sf_mobile.exportable.vision import TokenEmbedding
 def prefill(step: DecoderStep, embeds: torch.Tensor, chunk_size: int, start: int = 0) -> torch.Tensor:
     """Feed embeds [1, S, D] in chunks from cache slot `start`; return logits [1, S, V]."""
     if start + embeds.shape[1] > step.max_context:
-        raise ValueError(f"{start + embeds.shape[1]} positions exceed the cache's {step.max_context}")
+        raise SfError(
+            f"{start + embeds.shape[1]} positions exceed the KV cache's {step.max_context}",
+            "raise the maximum context or shorten the prompt",
+        )
     outputs = []
     for offset in range(0, embeds.shape[1], chunk_size):
         chunk = embeds[:, offset : offset + chunk_size]
