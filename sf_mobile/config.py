@@ -202,6 +202,7 @@ class ModelConfig:
     sampling: SamplingConfig
     llm: LLMConfig
     prompt: PromptConfig
+    source: str = ""  # where the numbers come from and what is uncertain (shown by sf-info)
     schema_version: int = field(default=SCHEMA_VERSION)
 
     def __post_init__(self) -> None:

@@ -94,6 +94,22 @@ def _qwen25(hidden: int, intermediate: int, layers: int, heads: int, kv_heads: i
     )
 
 
+SOURCE_15 = (
+    "SlowFast-LLaVA-1.5 (arXiv 2503.18943): Oryx-ViT (SigLIP-so400m body, patch 16) fixed at 384 px; "
+    "up to 128 frames at 1 fps with a uniform fallback; the paper reports ~9K visual tokens but not its "
+    "pooling: 32 slow frames at 12x12 + 128 fast at 6x6 = 9216 is an assumption, as is pooling before "
+    "the projector. "
+)
+
+
+def _slowfast_15(name: str, llm: LLMConfig, source: str) -> ModelConfig:
+    """A SlowFast-LLaVA-1.5 model: Oryx-ViT at 384 px, the 1.5 pooling, ChatML; only the LLM varies."""
+    return ModelConfig(
+        name=name, vision=ORYX_VIT_384, slowfast=SLOWFAST_15, sampling=SAMPLING_15, llm=llm, prompt=CHATML,
+        source=SOURCE_15 + source,
+    )
+
+
 TINY = ModelConfig(
     name="tiny",
     vision=VisionConfig(
@@ -128,6 +144,7 @@ TINY = ModelConfig(
         tie_word_embeddings=True,
     ),
     prompt=CHATML,
+    source="Test preset: a tiny SigLIP + Qwen2 with the 1.5 pooling; numbers chosen for speed, not a paper.",
 )
 
 TINY_V1 = ModelConfig(
@@ -170,40 +187,29 @@ TINY_V1 = ModelConfig(
         tie_word_embeddings=False,
     ),
     prompt=VICUNA_V1,
+    source="Test preset: a tiny CLIP + Llama with the v1 pooling; budget 6 < 10 slow frames, so slow frames repeat.",
 )
 
 # 1b: the SlowFast-LLaVA-1.5 "1B" model. Its LLM is Qwen2.5-1.5B in this preset (1536 x 28,
 # 12 heads, 2 KV heads, vocab 151936, tied embeddings; shapes from Qwen2.5-1.5B's config.json).
 # Uncertain: the paper's smallest model could be built on Qwen2.5-0.5B instead; a checkpoint's
 # config.json wins over these numbers.
-ONE_B = ModelConfig(
-    name="1b",
-    vision=ORYX_VIT_384,
-    slowfast=SLOWFAST_15,
-    sampling=SAMPLING_15,
-    llm=_qwen25(1536, 8960, 28, 12, 2, 151936, tie=True),
-    prompt=CHATML,
+ONE_B = _slowfast_15(
+    "1b",
+    _qwen25(1536, 8960, 28, 12, 2, 151936, tie=True),
+    "LLM: Qwen2.5-1.5B shape (from its config.json). Uncertain: the paper's smallest model may use "
+    "Qwen2.5-0.5B; a checkpoint's config.json wins.",
 )
 
 # 3b: SlowFast-LLaVA-1.5 3B on Qwen2.5-3B (2048 x 36, 16 heads, 2 KV heads, tied embeddings).
-THREE_B = ModelConfig(
-    name="3b",
-    vision=ORYX_VIT_384,
-    slowfast=SLOWFAST_15,
-    sampling=SAMPLING_15,
-    llm=_qwen25(2048, 11008, 36, 16, 2, 151936, tie=True),
-    prompt=CHATML,
+THREE_B = _slowfast_15(
+    "3b", _qwen25(2048, 11008, 36, 16, 2, 151936, tie=True), "LLM: Qwen2.5-3B shape (from its config.json)."
 )
 
 # 7b: SlowFast-LLaVA-1.5 7B on Qwen2.5-7B (3584 x 28, 28 heads, 4 KV heads, vocab 152064, untied).
 # Reference only: too large for a phone.
-SEVEN_B = ModelConfig(
-    name="7b",
-    vision=ORYX_VIT_384,
-    slowfast=SLOWFAST_15,
-    sampling=SAMPLING_15,
-    llm=_qwen25(3584, 18944, 28, 28, 4, 152064, tie=False),
-    prompt=CHATML,
+SEVEN_B = _slowfast_15(
+    "7b", _qwen25(3584, 18944, 28, 28, 4, 152064, tie=False), "LLM: Qwen2.5-7B shape. Reference only."
 )
 
 # v1-7b: training-free SlowFast-LLaVA (arXiv 2407.15841) on LLaVA-NeXT-7B: CLIP ViT-L/14 at 336 px
@@ -250,6 +256,11 @@ V1_7B = ModelConfig(
         tie_word_embeddings=False,
     ),
     prompt=VICUNA_V1,
+    source=(
+        "SlowFast-LLaVA v1 (arXiv 2407.15841), training-free on LLaVA-NeXT-7B: CLIP ViT-L/14-336 "
+        "(penultimate layer, CLS dropped) + Vicuna-7B v1.5; 50 uniform frames; slow 10 frames 1x2 max-pooled, "
+        "fast 50 frames at 4x4: 2880 + 800 = 3680 tokens; projector before pooling. Reference only."
+    ),
 )
 
 PRESETS: dict[str, ModelConfig] = {p.name: p for p in (TINY, TINY_V1, ONE_B, THREE_B, SEVEN_B, V1_7B)}

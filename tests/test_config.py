@@ -111,3 +111,13 @@ def test_kv_cache_bytes():
 def test_vision_config_derived_grid():
     vision = VisionConfig(arch=VisionArch.SIGLIP, image_size=64, patch_size=8, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2)
     assert vision.grid == 8 and vision.tokens_per_frame == 64
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_names_its_source(name):
+    assert len(get_preset(name).source) > 40
+
+
+def test_uncertain_preset_numbers_say_so():
+    assert "Uncertain" in get_preset("1b").source and "0.5B" in get_preset("1b").source
+    assert "assumption" in get_preset("3b").source  # the 1.5 pooling is not public
