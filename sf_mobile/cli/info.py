@@ -27,7 +27,8 @@ def _mib(value: float) -> str:
 def format_report(report: dict) -> str:
     params, tokens = report["parameters"], report["visual_tokens"]
     lines = [
-        f"preset {report['preset']}: {report['config']['source']}",
+        f"preset {report['preset']}",
+        f"source: {report['config']['source']}",
         "parameters: "
         + ", ".join(f"{k} {v / 1e6:,.2f}M" for k, v in params.items() if k != "total")
         + f"; total {params['total'] / 1e6:,.2f}M",
