@@ -1,5 +1,24 @@
-"""Per-target exporters (ExecuTorch, Core ML, ONNX/QNN), installed as `sf_mobile.export`.
+"""Per-target exporters, installed as `sf_mobile.export`, behind one registry.
 
-Each target gets one module here with the same small interface, behind a registry; they build
-on `sf_mobile.exportable`. None is implemented yet: see the project's issues 3, 4 and 5.
+Each target is a module exposing `add_arguments(parser)` (its own flags), `options_from(args)`
+and `run(request, options) -> ExportResult`; heavy backends are imported only when a target runs.
 """
+
+from __future__ import annotations
+
+import importlib
+
+from sf_mobile.errors import SfError
+
+TARGETS = {
+    "executorch": "sf_mobile.export.executorch.target",
+}
+PLANNED = {"coreml": "issue 4", "onnx": "issue 5"}
+
+
+def get_target(name: str):
+    if name in PLANNED:
+        raise SfError(f"target {name!r} is not implemented yet ({PLANNED[name]})", f"use one of {sorted(TARGETS)}")
+    if name not in TARGETS:
+        raise SfError(f"unknown target {name!r}", f"use one of {sorted(TARGETS)}")
+    return importlib.import_module(TARGETS[name])

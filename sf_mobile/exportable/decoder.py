@@ -91,18 +91,27 @@ class DecoderStep(nn.Module):
         value = attn.v_proj(hidden).view(batch, seq_len, self.num_kv_heads, self.head_dim).transpose(1, 2)
         query = query * cos + rotate_half(query) * sin  # [1, H, S, hd]
         key = key * cos + rotate_half(key) * sin  # [1, KVH, S, hd]
+        return attn.o_proj(self.attend(layer, query, key, value, mask, cache_position))
+
+    def attend(self, layer: int, query, key, value, mask, cache_position) -> torch.Tensor:
+        """Cache write + attention over the whole cache: q [1, H, S, hd], k/v [1, KVH, S, hd] -> [1, S, H*hd].
+
+        Exporters with fused cache/attention kernels override this (and `attention_mask`)."""
         keys, values = self.write_cache(layer, key, value, cache_position)  # [1, KVH, ctx, hd]
         groups = self.num_heads // self.num_kv_heads
         keys = keys.repeat_interleave(groups, dim=1)  # [1, H, ctx, hd]
         values = values.repeat_interleave(groups, dim=1)
         scores = query @ keys.transpose(2, 3) * self.head_dim**-0.5 + mask  # [1, H, S, ctx]
         weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        out = (weights @ values).transpose(1, 2).reshape(batch, seq_len, -1)  # [1, S, H*hd]
-        return attn.o_proj(out)
+        out = weights @ values  # [1, H, S, hd]
+        return out.transpose(1, 2).reshape(out.shape[0], out.shape[2], -1)
+
+    def attention_mask(self, cache_position: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+        return causal_mask(cache_position, self.max_context, dtype)
 
     def forward(self, embeds: torch.Tensor, cache_position: torch.Tensor) -> torch.Tensor:
         cos, sin = self.rope(cache_position)
-        mask = causal_mask(cache_position, self.max_context, embeds.dtype)
+        mask = self.attention_mask(cache_position, embeds.dtype)
         hidden = embeds
         for index, layer in enumerate(self.layers):
             hidden = hidden + self.attention(index, layer.input_layernorm(hidden), cos, sin, mask, cache_position)

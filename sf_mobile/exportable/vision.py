@@ -48,3 +48,21 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.embed(ids)
+
+
+def spell_out_tanh_gelu(root: nn.Module) -> int:
+    """Make every tanh-approximated GELU compute its formula with plain ops; returns how many.
+
+    Backends lower a fused `gelu(approximate="tanh")` as exact GELU (XNNPACK, Core ML's
+    torch.export frontend) or decompose it badly (QNN at opset 18): an error of ~5e-4 that is
+    the backend's, not the model's. Written out as 0.5*x*(1+tanh(...)), every backend computes
+    the same function the model was trained with.
+    """
+    from transformers.activations import GELUTanh
+
+    count = 0
+    for module in root.modules():
+        if isinstance(module, GELUTanh):
+            module.act = module._gelu_tanh_python
+            count += 1
+    return count

@@ -1,0 +1,95 @@
+"""What every exporter shares: the request, the frames parity runs on, the files beside the graphs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from sf_mobile.checkpoints import LoadedModel
+from sf_mobile.config import ModelConfig, SamplingConfig, SamplingStrategy
+
+DEFAULT_QUESTION = "Describe what happens in the video."
+PARITY_DECODE_STEPS = 16
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    target: str
+    preset: str
+    out: Path
+    checkpoint: Path | None = None
+    frames: int | None = None
+    seed: int = 0
+    overwrite: bool = False
+    question: str = DEFAULT_QUESTION
+
+
+@dataclass
+class Progress:
+    """Numbered stage lines on stderr with the time each took: long exports show where they are."""
+
+    total: int
+    stream: object = sys.stderr
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    _count: int = 0
+
+    def stage(self, name: str):
+        progress = self
+
+        class _Stage:
+            def __enter__(self):
+                progress._count += 1
+                print(f"[{progress._count}/{progress.total}] {name} ...", file=progress.stream, flush=True)
+                self.start = time.perf_counter()
+
+            def __exit__(self, kind, value, traceback):
+                elapsed = time.perf_counter() - self.start
+                progress.timings[name] = round(elapsed, 2)
+                if kind is None:
+                    print(f"      {name}: {elapsed:.1f} s", file=progress.stream, flush=True)
+                return False
+
+        return _Stage()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def export_frames(config: ModelConfig) -> torch.Tensor:
+    """uint8 [T, 3, S, S]: exactly the graph's T frames, spread uniformly over the sample clip."""
+    from sf_mobile.video import load_video, resize_frames, sample_clip_path
+
+    sampling = SamplingConfig(strategy=SamplingStrategy.UNIFORM, max_frames=config.sampling.max_frames)
+    clip = load_video(sample_clip_path(), sampling)
+    return resize_frames(clip.frames, config.vision)
+
+
+def write_prompt_files(folder: Path, loaded: LoadedModel) -> list[str]:
+    """tokenizer.json and chat_template.json (how an app builds the text around the video)."""
+    loaded.codec.tokenizer.save(str(folder / "tokenizer.json"))
+    prompt = loaded.config.prompt
+    example = loaded.codec.render(DEFAULT_QUESTION)
+    before, after = example.split(prompt.placeholder)
+    template = {
+        "template": prompt.template,
+        "system": prompt.system,
+        "placeholder": prompt.placeholder,
+        "bos_token": prompt.bos_token,
+        "stop_tokens": list(prompt.stop_tokens),
+        "usage": "format(system=..., question=...), then split at the placeholder: encode the text before "
+        "it, then the video, then the text after it (no special tokens added by the tokenizer)",
+        "example": {"question": DEFAULT_QUESTION, "before_video": before, "after_video": after},
+    }
+    (folder / "chat_template.json").write_text(json.dumps(template, indent=2) + "\n")
+    return ["tokenizer.json", "chat_template.json"]
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"

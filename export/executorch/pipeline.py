@@ -1,0 +1,158 @@
+"""sf-export --target executorch: one multimodal `.pte` plus tokenizer, manifest and parity bundle.
+
+Stages: validate -> load -> parity inputs -> float reference -> quantize (+ its eager reference)
+-> torch.export -> XNNPACK lowering -> save -> parity on the host ExecuTorch runtime -> manifest.
+Everything is written into a staging folder that is renamed to --out only at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from sf_mobile.checkpoints import load_or_build, resolve_config
+from sf_mobile.export.common import PARITY_DECODE_STEPS, ExportRequest, Progress, export_frames, write_prompt_files
+from sf_mobile.export.executorch.options import EmbeddingQuant, ExecuTorchOptions, Quant, VisionQuant
+from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
+from sf_mobile.output_dir import atomic_output_dir
+from sf_mobile.parity.bundle import compute_reference, make_inputs, write_bundle
+from sf_mobile.parity.compare import ParityReport, compare
+from sf_mobile.parity.driver import run_backend
+from sf_mobile.runtimes.eager import EagerBackend
+
+PTE_NAME = "model.pte"
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    manifest: dict
+    reports: list[ParityReport]
+    delegation: dict
+    timings: dict[str, float]
+
+    @property
+    def passed(self) -> bool:
+        return all(report.passed for report in self.reports)
+
+
+def constant_methods(loaded, max_context: int, max_seq_len: int) -> dict:
+    """What the stock runner reads (`get_max_seq_len` ... `get_eos_ids`) plus the frame geometry."""
+    config, codec = loaded.config, loaded.codec
+    frames, side = config.sampling.max_frames, config.vision.image_size
+    # Qwen prompts carry no BOS; the runner still reads an id, so give Qwen's own bos_token_id
+    # (<|endoftext|>, the last stop token of the ChatML preset). The runner prepends none (num_bos=0).
+    bos = codec.bos_id if codec.bos_id is not None else codec.stop_ids[-1]
+    return {
+        "get_max_seq_len": max_seq_len,
+        "get_max_context_len": max_context,
+        "use_kv_cache": True,
+        "enable_dynamic_shape": True,
+        "get_bos_id": bos,
+        "get_eos_ids": list(codec.stop_ids),
+        "get_vocab_size": config.llm.vocab_size,
+        "get_num_frames": frames,
+        "get_frame_size": side,
+        "get_image_height": frames * side,  # the packed [3, T*S, S] image the vision_encoder takes
+        "get_image_width": side,
+        "get_visual_tokens": config.visual_tokens().total,
+        "get_hidden_size": config.llm.hidden_size,
+    }
+
+
+def _precision(options: ExecuTorchOptions) -> str:
+    quantized = options.quant is Quant.A8W4 or options.vision_quant is VisionQuant.A8W8
+    return "8da4w" if quantized else "fp32"
+
+
+def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> ExportResult:
+    from sf_mobile.export.executorch.decoder import ExecuTorchDecoderStep
+    from sf_mobile.export.executorch.lower import export_programs, lower_to_executorch, require_executorch
+    from sf_mobile.export.executorch.methods import build_method_modules
+    from sf_mobile.runtimes.executorch import ExecuTorchBackend
+
+    require_executorch()
+    config = resolve_config(request.preset, request.checkpoint, request.frames)
+    options.validate(config)  # every option checked before any work
+    max_context = options.resolved_context(config)
+    max_seq_len = max_context - 1  # torch.export's bound for a dynamic length must stay below the cache size
+    precision = _precision(options)
+    quantized = precision != "fp32"
+    progress = Progress(total=8 if quantized else 7)
+
+    with atomic_output_dir(request.out, overwrite=request.overwrite) as staging:
+        with progress.stage("load model"):
+            loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
+        model = loaded.model
+        with progress.stage("parity inputs and float reference"):
+            inputs = make_inputs(loaded, export_frames(config), request.question, PARITY_DECODE_STEPS)
+            float_backend = EagerBackend(model, config.sampling.max_frames, max_context, max_seq_len)
+            reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS)
+            del float_backend
+        with progress.stage("build method modules" + (" and quantize" if quantized else "")):
+            modules = build_method_modules(model, options, ExecuTorchDecoderStep, max_context)
+        same_quant = None
+        if quantized:
+            with progress.stage("eager run of the quantized modules"):
+                eager = EagerBackend.from_modules(
+                    modules.vision_encoder, modules.token_embedding, modules.text_decoder, max_seq_len
+                )
+                same_quant = compute_reference(eager, inputs, PARITY_DECODE_STEPS)
+                modules.text_decoder.reset()
+        with progress.stage("torch.export"):
+            programs = export_programs(modules.as_dict(), max_seq_len, inputs.packed_frames)
+        with progress.stage("lower to XNNPACK and ExecuTorch"):
+            lowered = {
+                "vision_encoder": options.vision_quant is VisionQuant.A8W8,
+                "token_embedding": False,
+                "text_decoder": options.quant is Quant.A8W4,
+            }
+            program, stats = lower_to_executorch(programs, lowered, constant_methods(loaded, max_context, max_seq_len))
+            del programs, modules
+        with progress.stage("save"):
+            pte = staging / PTE_NAME
+            with pte.open("wb") as handle:
+                program.write_to_file(handle)
+            del program
+            files = write_prompt_files(staging, loaded)
+        with progress.stage("parity on the host ExecuTorch runtime"):
+            outputs = run_backend(ExecuTorchBackend(pte), inputs, PARITY_DECODE_STEPS)
+            reports = [compare(outputs, reference, precision, "float")]
+            if same_quant is not None:
+                reports.insert(0, compare(outputs, same_quant, precision, "same-quantization"))
+            # The bundle holds what the gate compared against: the float model for fp32 graphs, the
+            # same quantization run eagerly for quantized ones (quantization error is not an export error).
+            gate_reference = same_quant if same_quant is not None else reference
+            meta = {"target": "executorch", "reference": "same-quantization eager" if quantized else "float eager"}
+            write_bundle(staging, inputs, gate_reference, meta=meta, precision=precision)
+        artifacts = [
+            artifact_entry(
+                staging, PTE_NAME, methods=["vision_encoder", "token_embedding", "text_decoder"],
+                inputs={
+                    "vision_encoder": {"shape": [3, config.sampling.max_frames * config.vision.image_size, config.vision.image_size], "dtype": "uint8"},
+                    "token_embedding": {"shape": [1, f"1..{max_seq_len}"], "dtype": "int64"},
+                    "text_decoder": {"embeds": [1, f"1..{max_seq_len}", config.llm.hidden_size], "cache_position": [f"1..{max_seq_len}"]},
+                },
+                outputs={
+                    "vision_encoder": [1, config.visual_tokens().total, config.llm.hidden_size],
+                    "token_embedding": [1, "S", config.llm.hidden_size],
+                    "text_decoder": [1, "S", config.llm.vocab_size],
+                },
+                delegation=stats.to_dict(),
+                host_timings=outputs.timings.to_dict(),
+            ),
+            *(artifact_entry(staging, name) for name in files),
+        ]
+        manifest = build_manifest(
+            loaded,
+            target="executorch",
+            backend="xnnpack",
+            quantization=options.to_dict(config),
+            artifacts=artifacts,
+            max_context=max_context,
+            parity=reports,
+        )
+        write_manifest(staging, manifest)
+    return ExportResult(out=request.out, manifest=manifest, reports=reports, delegation=stats.to_dict(), timings=progress.timings)

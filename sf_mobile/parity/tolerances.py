@@ -1,0 +1,114 @@
+"""How close an exported graph must come to its reference, per component and precision.
+
+Every entry cites the measurement (or the reasoning) behind it. Against whom a comparison is made
+decides whether it gates: a weight-quantized export is gated against the same quantization run
+eagerly (that isolates export error); against the float reference it is only reported, because
+there the difference is mostly quantization error, which is expected.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+
+from sf_mobile.errors import SfError
+
+
+class Component(str, enum.Enum):
+    VISION = "vision"  # visual embeddings [1, N_vis, D]
+    PREFILL_LOGITS = "prefill_logits"  # logits at the last prompt position [V]
+    DECODE_LOGITS = "decode_logits"  # teacher-forced decode logits [N_forced, V]
+    GREEDY = "greedy"  # greedy tokens after the prompt
+
+
+class Precision(str, enum.Enum):
+    FP32 = "fp32"  # float export vs eager float
+    INT8DA4W = "8da4w"  # int8 dynamic activations, int4 grouped weights (ExecuTorch XNNPACK)
+    FP16 = "fp16"  # fp16 compute (Core ML)
+
+    @property
+    def quantizes_weights(self) -> bool:
+        return self is Precision.INT8DA4W
+
+
+class Against(str, enum.Enum):
+    FLOAT = "float"  # the eager fp32 reference
+    SAME_QUANTIZATION = "same-quantization"  # the same quantization run eagerly (torchao)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Limits for one component; None means the check does not apply to that component."""
+
+    max_rel_l2: float | None
+    min_cosine: float | None
+    min_top1: float | None  # fraction of rows whose argmax agrees (14/16 = 0.875)
+    min_greedy_prefix: float | None  # fraction of reference greedy tokens the common prefix must cover (4/16 = 0.25)
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_FP32_VISION = (
+    "fp32 kernels reassociate sums: ~3e-7 measured on tiny once tanh-GELU is spelled out "
+    "(a fused one lowers as exact GELU, 1.2e-4); 1e-4 leaves room for real-size depth"
+)
+_FP32_LOGITS = "fp32 decoder on ExecuTorch matched eager at rel L2 ~3e-7; 1e-4 leaves room for op reordering"
+_8DA4W = (
+    "measured finding: stacked 8da4w layers drift 3-5% rel L2 from torchao eager on XNNPACK "
+    "(single linears match within 0.2%, cause not established)"
+)
+_FP16 = "provisional: fp16 Core ML graphs matched eager at rel L2 ~8e-4 on the tiny preset (op-by-op evaluator)"
+
+TOLERANCES: dict[tuple[Component, Precision], Tolerance] = {
+    (Component.VISION, Precision.FP32): Tolerance(1e-4, 0.99999, None, None, _FP32_VISION),
+    (Component.PREFILL_LOGITS, Precision.FP32): Tolerance(1e-4, 0.99999, 1.0, None, _FP32_LOGITS),
+    (Component.DECODE_LOGITS, Precision.FP32): Tolerance(1e-4, 0.99999, 1.0, None, _FP32_LOGITS + "; top-1 16/16"),
+    (Component.GREEDY, Precision.FP32): Tolerance(
+        None, None, None, 1.0, "fp32 export reproduced 16/16 greedy tokens of eager; any divergence is a bug"
+    ),
+    (Component.VISION, Precision.INT8DA4W): Tolerance(0.1, 0.995, None, None, _8DA4W),
+    (Component.PREFILL_LOGITS, Precision.INT8DA4W): Tolerance(0.1, 0.995, None, None, _8DA4W + "; one row: top-1 not gated"),
+    (Component.DECODE_LOGITS, Precision.INT8DA4W): Tolerance(0.1, 0.995, 0.875, None, _8DA4W + "; top-1 >= 14/16"),
+    (Component.GREEDY, Precision.INT8DA4W): Tolerance(
+        None, None, None, None,
+        "not gated: on tiny random weights a 1.4% logit drift flipped a near-tie first token (measured), "
+        "after which greedy sequences share nothing; teacher-forced top-1 is the gate",
+    ),
+    (Component.VISION, Precision.FP16): Tolerance(2e-3, 0.9999, None, None, _FP16),
+    (Component.PREFILL_LOGITS, Precision.FP16): Tolerance(2e-3, 0.9999, 1.0, None, _FP16),
+    (Component.DECODE_LOGITS, Precision.FP16): Tolerance(2e-3, 0.9999, 0.9375, None, _FP16 + "; top-1 >= 15/16"),
+    (Component.GREEDY, Precision.FP16): Tolerance(
+        None, None, None, 0.5, _FP16 + "; 16/16 greedy seen, gate at 8/16 until measured on a device"
+    ),
+}
+
+
+def _choice(kind: type[enum.Enum], value: str, what: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise SfError(f"unknown {what} {value!r}", f"valid values: {[m.value for m in kind]}") from None
+
+
+def parse_precision(value: str) -> Precision:
+    return _choice(Precision, value, "parity precision")
+
+
+def parse_against(value: str) -> Against:
+    return _choice(Against, value, "parity reference")
+
+
+def tolerance(component: str, precision: str) -> Tolerance:
+    return TOLERANCES[(_choice(Component, component, "parity component"), parse_precision(precision))]
+
+
+def is_gated(precision: str, against: str) -> bool:
+    """False only for a weight-quantized export compared with the float reference (report-only)."""
+    return not (parse_precision(precision).quantizes_weights and parse_against(against) is Against.FLOAT)
+
+
+def tolerances_for(precision: str) -> dict[str, dict]:
+    """component -> tolerance dict, as written into parity.json and the manifest."""
+    return {component.value: tolerance(component.value, precision).to_dict() for component in Component}

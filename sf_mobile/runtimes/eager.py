@@ -1,0 +1,70 @@
+"""The PyTorch reference of the exported graphs, behind the `GraphBackend` protocol.
+
+It runs the very modules every exporter traces (`sf_mobile.exportable`), so a difference between
+this backend and an exported graph is an export (or quantization) error, never a modelling one.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sf_mobile.errors import SfError
+from sf_mobile.exportable import DecoderStep, FrameEncoder, TokenEmbedding
+from sf_mobile.model.slowfast_llava import SlowFastLlava
+
+
+class EagerBackend:
+    """`SlowFastLlava` run eagerly with the exported graphs' signatures and limits."""
+
+    name = "pytorch-eager"
+
+    def __init__(self, model: SlowFastLlava, num_frames: int, max_context: int, max_seq_len: int):
+        if not 1 <= max_seq_len <= max_context:
+            raise SfError(
+                f"max_seq_len {max_seq_len} is outside [1, max_context {max_context}]",
+                "use a prefill chunk no longer than the KV cache",
+            )
+        self._attach(
+            FrameEncoder(model, num_frames, packed=True),
+            TokenEmbedding(model),
+            DecoderStep(model, max_context),  # owns its own KV cache buffers
+            max_seq_len,
+        )
+
+    @classmethod
+    def from_modules(cls, encoder: FrameEncoder, embedding: torch.nn.Module, decoder: DecoderStep, max_seq_len: int):
+        """The given method modules run eagerly, e.g. an exporter's quantized copies (the
+        "same quantization run eagerly" side of parity)."""
+        backend = cls.__new__(cls)
+        backend._attach(encoder, embedding, decoder, max_seq_len)
+        return backend
+
+    def _attach(self, encoder, embedding, decoder, max_seq_len: int) -> None:
+        self.encoder = encoder
+        self.embedding = embedding
+        self.decoder = decoder
+        self.num_frames = encoder.num_frames
+        self.max_context = decoder.max_context
+        self.max_seq_len = max_seq_len
+
+    @torch.inference_mode()
+    def vision_encoder(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.encoder(frames)  # [3, T*S, S] uint8 -> [1, N_vis, D]
+
+    @torch.inference_mode()
+    def token_embedding(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.embedding(ids)  # [1, S] -> [1, S, D]
+
+    @torch.inference_mode()
+    def text_decoder(self, embeds: torch.Tensor, cache_position: torch.Tensor) -> torch.Tensor:
+        # An exported graph rejects chunks past its dynamic-shape bound; fail the same way here so
+        # that a driver bug shows up against the reference too, not only on a device.
+        if embeds.shape[1] > self.max_seq_len:
+            raise SfError(
+                f"text_decoder got {embeds.shape[1]} positions in one call, more than max_seq_len {self.max_seq_len}",
+                "prefill in chunks of at most max_seq_len",
+            )
+        return self.decoder(embeds, cache_position)  # [1, S, V]
+
+    def reset(self) -> None:
+        self.decoder.reset()
