@@ -186,3 +186,16 @@ def test_exportable_modules_go_through_torch_export(loaded):
     torch.testing.assert_close(exported_step(embeds, positions), expected, **FP32)
     assert float(step.k_cache.abs().sum()) > 0
     torch.testing.assert_close(exported_step.k_cache, step.k_cache, **FP32)  # the graph wrote its cache
+
+
+def test_spelled_out_tanh_gelu_matches_the_fused_op():
+    from sf_mobile.exportable.vision import spell_out_tanh_gelu, tanh_gelu
+
+    x = torch.linspace(-8, 8, 10001)
+    # same formula, different op order: float32 rounding only
+    torch.testing.assert_close(tanh_gelu(x), torch.nn.functional.gelu(x, approximate="tanh"), rtol=1e-6, atol=1e-6)
+    model = build_random("tiny", seed=2).model
+    frames = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    before = model.encode_frames(frames)
+    assert spell_out_tanh_gelu(model.vision_tower) == model.config.vision.num_layers
+    torch.testing.assert_close(model.encode_frames(frames), before, rtol=1e-5, atol=1e-5)

@@ -79,7 +79,11 @@ def test_export_and_benchmarks_are_mapped():
 
 
 def test_entry_points_declared():
-    assert PYPROJECT["project"]["scripts"] == {"sf-run": "sf_mobile.cli.run:main", "sf-info": "sf_mobile.cli.info:main"}
+    assert PYPROJECT["project"]["scripts"] == {
+        "sf-run": "sf_mobile.cli.run:main",
+        "sf-info": "sf_mobile.cli.info:main",
+        "sf-export": "sf_mobile.cli.export:main",
+    }
 
 
 # --- a real wheel -------------------------------------------------------------------------------
@@ -173,6 +177,7 @@ def test_wheel_entry_points(wheel):
     assert "[console_scripts]" in lines
     assert "sf-run=sf_mobile.cli.run:main" in lines
     assert "sf-info=sf_mobile.cli.info:main" in lines
+    assert "sf-export=sf_mobile.cli.export:main" in lines
 
 
 def test_wheel_metadata_keeps_the_pins(wheel):
@@ -239,7 +244,7 @@ def test_readme_has_two_fresh_machine_commands():
     install_and_run, install_and_test = (b.strip() for b in blocks)
     assert "\n" not in install_and_run and "\n" not in install_and_test  # one command each
     assert "pip install . " in install_and_run and install_and_run.endswith("&& sf-run")
-    assert "pip install -q -e '.[dev]'" in install_and_test and install_and_test.endswith("python -m pytest -q")
+    assert "pip install -q -e '.[dev,executorch]'" in install_and_test and install_and_test.endswith("python -m pytest -q")
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -63,6 +65,11 @@ def spell_out_tanh_gelu(root: nn.Module) -> int:
     count = 0
     for module in root.modules():
         if isinstance(module, GELUTanh):
-            module.act = module._gelu_tanh_python
+            module.act = tanh_gelu
             count += 1
     return count
+
+
+def tanh_gelu(x: torch.Tensor) -> torch.Tensor:
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), with x^3 as products: XNNPACK has no pow."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))))
