@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -34,32 +35,18 @@ class Progress:
     """Numbered stage lines on stderr with the time each took: long exports show where they are."""
 
     total: int
-    stream: object = sys.stderr
-    started: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
     _count: int = 0
 
+    @contextlib.contextmanager
     def stage(self, name: str):
-        progress = self
-
-        class _Stage:
-            def __enter__(self):
-                progress._count += 1
-                print(f"[{progress._count}/{progress.total}] {name} ...", file=progress.stream, flush=True)
-                self.start = time.perf_counter()
-
-            def __exit__(self, kind, value, traceback):
-                elapsed = time.perf_counter() - self.start
-                progress.timings[name] = round(elapsed, 2)
-                if kind is None:
-                    print(f"      {name}: {elapsed:.1f} s", file=progress.stream, flush=True)
-                return False
-
-        return _Stage()
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+        self._count += 1
+        print(f"[{self._count}/{self.total}] {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        yield
+        elapsed = time.perf_counter() - start
+        self.timings[name] = round(elapsed, 2)
+        print(f"      {name}: {elapsed:.1f} s", file=sys.stderr, flush=True)
 
 
 def export_frames(config: ModelConfig) -> torch.Tensor:

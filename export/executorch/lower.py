@@ -43,7 +43,7 @@ def export_programs(methods: dict[str, torch.nn.Module], max_seq_len: int, frame
         }
 
 
-def _partitioners(quantized: bool) -> list:
+def _partitioners(quantized: bool, per_op_mode: bool = False) -> list:
     from executorch.backends.xnnpack.partition.config.xnnpack_config import ConfigPrecisionType
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
@@ -51,12 +51,16 @@ def _partitioners(quantized: bool) -> list:
     if quantized:
         # Dynamically quantized linears first (per_op_mode off: fewer, larger partitions lower
         # much faster; shared/notes/executorch.md), then everything else in fp32.
-        partitioners.append(XnnpackPartitioner(config_precisions=ConfigPrecisionType.DYNAMIC_QUANT, per_op_mode=False))
+        partitioners.append(
+            XnnpackPartitioner(config_precisions=ConfigPrecisionType.DYNAMIC_QUANT, per_op_mode=per_op_mode)
+        )
     partitioners.append(XnnpackPartitioner())
     return partitioners
 
 
-def lower_to_executorch(programs: dict[str, ExportedProgram], quantized: dict[str, bool], constant_methods: dict):
+def lower_to_executorch(
+    programs: dict[str, ExportedProgram], quantized: dict[str, bool], constant_methods: dict, per_op_mode: bool = False
+):
     """Edge dialect + XNNPACK delegation + memory planning; returns (ExecutorchProgramManager, edge manager)."""
     from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge_transform_and_lower
     from executorch.exir.passes import MemoryPlanningPass
@@ -64,7 +68,7 @@ def lower_to_executorch(programs: dict[str, ExportedProgram], quantized: dict[st
 
     edge = to_edge_transform_and_lower(
         programs,
-        partitioner={name: _partitioners(quantized[name]) for name in programs},
+        partitioner={name: _partitioners(quantized[name], per_op_mode) for name in programs},
         constant_methods=constant_methods,
         compile_config=EdgeCompileConfig(_check_ir_validity=False),
     )
