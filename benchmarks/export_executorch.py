@@ -38,10 +38,9 @@ def main(argv=None) -> int:
     command = [sys.executable, "-m", "sf_mobile.cli.export", "--target", "executorch", "--size", args.size,
                *export_flags, "--out", str(out)]
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # stderr (progress) passes through
     wall = time.perf_counter() - start
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    sys.stderr.write(proc.stderr[-4000:])
     print(proc.stdout)
     manifest_path = out / "sf_manifest.json"
     if not manifest_path.is_file():

@@ -85,13 +85,19 @@ class WeightsOrigin:
 
 @dataclass
 class LoadedModel:
-    model: SlowFastLlava
+    model: SlowFastLlava | None  # None once `release_weights` ran
     codec: PromptCodec
     origin: WeightsOrigin
+    config: ModelConfig | None = None  # the model's; kept when the weights are released
 
-    @property
-    def config(self) -> ModelConfig:
-        return self.model.config
+    def __post_init__(self) -> None:
+        if self.config is None:
+            self.config = self.model.config
+
+    def release_weights(self) -> None:
+        """Drop this reference to the weights (an exporter past torch.export no longer needs them:
+        at 1B size they are gigabytes of peak memory during lowering and serialization)."""
+        self.model = None
 
 
 def canonical_name(name: str) -> str:

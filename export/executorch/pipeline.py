@@ -7,6 +7,7 @@ Everything is written into a staging folder that is renamed to --out only at the
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,8 +102,13 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
                 )
                 same_quant = compute_reference(eager, inputs, PARITY_DECODE_STEPS)
                 modules.text_decoder.reset()
+                del eager
         with progress.stage("torch.export"):
             programs = export_programs(modules.as_dict(), max_seq_len, inputs.packed_frames)
+            # From here the exported programs hold the only needed reference to the weights.
+            del modules, model
+            loaded.release_weights()
+            gc.collect()
         with progress.stage("lower to XNNPACK and ExecuTorch"):
             lowered = {
                 "vision_encoder": options.vision_quant is VisionQuant.A8W8,
@@ -110,12 +116,14 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
                 "text_decoder": options.quant is Quant.A8W4,
             }
             program, stats = lower_to_executorch(programs, lowered, constant_methods(loaded, max_context, max_seq_len))
-            del programs, modules
+            del programs
+            gc.collect()
         with progress.stage("save"):
             pte = staging / PTE_NAME
             with pte.open("wb") as handle:
                 program.write_to_file(handle)
             del program
+            gc.collect()
             files = write_prompt_files(staging, loaded)
         with progress.stage("parity on the host ExecuTorch runtime"):
             outputs = run_backend(ExecuTorchBackend(pte), inputs, PARITY_DECODE_STEPS)

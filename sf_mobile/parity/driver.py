@@ -97,21 +97,33 @@ def decode_step(backend: GraphBackend, token: int, position: int) -> torch.Tenso
     return backend.text_decoder(embed, torch.tensor([position], dtype=torch.int64))[0, -1].detach().clone()
 
 
+def greedy_from(backend: GraphBackend, logits: torch.Tensor, position: int, num_decode: int) -> list[int]:
+    """Argmax decode after a prefill whose last logits are `logits`; the first new token goes to `position`."""
+    tokens = [int(torch.argmax(logits))] if num_decode > 0 else []
+    while 0 < len(tokens) < num_decode:
+        logits = decode_step(backend, tokens[-1], position + len(tokens) - 1)
+        tokens.append(int(torch.argmax(logits)))
+    return tokens
+
+
 def greedy_decode(backend: GraphBackend, embeds: torch.Tensor, num_decode: int) -> tuple[list[int], float, float]:
     """reset, prefill, then argmax decode to `num_decode` tokens: (tokens, prefill ms, decode ms)."""
     backend.reset()
     start = time.perf_counter()
     logits = prefill(backend, embeds)
-    tokens = [int(torch.argmax(logits))] if num_decode > 0 else []
-    prefill_ms = _ms(start)  # includes the first argmax: that is when the first token exists
+    prefill_ms = _ms(start)
     start = time.perf_counter()
-    while 0 < len(tokens) < num_decode:
-        logits = decode_step(backend, tokens[-1], embeds.shape[1] + len(tokens) - 1)
-        tokens.append(int(torch.argmax(logits)))
+    tokens = greedy_from(backend, logits, embeds.shape[1], num_decode)
     return tokens, prefill_ms, _ms(start)
 
 
 def run_backend(backend: GraphBackend, inputs: ParityInputs, num_decode: int) -> BackendOutputs:
+    """One prefill, then greedy decode, then teacher forcing from the same cache.
+
+    Both continuations start at slot P (the prompt length): every decode step reads only slots up to
+    its own, all written by the same continuation, so the teacher-forced run may overwrite the greedy
+    run's slots without a second prefill (which at real size costs minutes).
+    """
     start = time.perf_counter()
     visual = backend.vision_encoder(inputs.packed_frames).detach()  # [1, N_vis, D]
     vision_ms = _ms(start)
@@ -121,11 +133,15 @@ def run_backend(backend: GraphBackend, inputs: ParityInputs, num_decode: int) ->
     prompt_len = embeds.shape[1]
 
     backend.reset()
+    start = time.perf_counter()
     prefill_last_logits = prefill(backend, embeds)
+    prefill_ms = _ms(start)
+    start = time.perf_counter()
+    tokens = greedy_from(backend, prefill_last_logits, prompt_len, num_decode)
+    decode_ms = _ms(start)
     rows = [decode_step(backend, token, prompt_len + i) for i, token in enumerate(inputs.forced_tokens)]
     decode_logits = torch.stack(rows) if rows else torch.empty(0, prefill_last_logits.shape[0])
 
-    tokens, prefill_ms, decode_ms = greedy_decode(backend, embeds, num_decode)
     timings = StageTimings(
         vision_ms=vision_ms,
         embedding_ms=embedding_ms,
