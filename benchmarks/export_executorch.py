@@ -10,17 +10,16 @@ manifest's figures to a JSON file beside it.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from sf_mobile.benchmarks import record
+
 HEADER = (
     "# ExecuTorch export at real size (random weights, 2 cores)\n\n"
     "Rows are appended by `benchmarks/export_executorch.py --record`.\n\n"
@@ -59,20 +58,14 @@ def main(argv=None) -> int:
         )
         for r in manifest["parity"]
     )
-    shown = "python -m sf_mobile.benchmarks.export_executorch " + shlex.join(argv if argv is not None else sys.argv[1:])
-    row = (f"| {datetime.date.today().isoformat()} | `{shown}` | {manifest['status']} | {wall:.0f} | {peak_gib:.1f} | "
+    shown = record.command_line("export_executorch", argv)
+    row = (f"| {record.today()} | `{shown}` | {manifest['status']} | {wall:.0f} | {peak_gib:.1f} | "
            f"{pte['bytes'] / 2**20:.1f} | {stages} | {parity} |")
     print(HEADER + row)
     if args.record:
-        RESULTS.mkdir(exist_ok=True)
-        table = RESULTS / "executorch_export.md"
-        if not table.exists():
-            table.write_text(HEADER)
-        with table.open("a") as handle:
-            handle.write(row + "\n")
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        record = {"command": shown, "wall_s": round(wall, 1), "peak_rss_gib": round(peak_gib, 2), "manifest": manifest}
-        (RESULTS / f"executorch-export-{args.size}-{stamp}.json").write_text(json.dumps(record, indent=2) + "\n")
+        record.append_row("executorch_export.md", HEADER, row)
+        raw = {"command": shown, "wall_s": round(wall, 1), "peak_rss_gib": round(peak_gib, 2), "manifest": manifest}
+        (record.RESULTS / f"executorch-export-{args.size}-{record.stamp()}.json").write_text(json.dumps(raw, indent=2) + "\n")
     return 0 if proc.returncode == 0 else proc.returncode
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import resource
-import shlex
 import sys
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from sf_mobile.benchmarks import record
 HEADER = (
     "# XNNPACK lowering time of an 8da4w text_decoder: per_op_mode on vs off (same program, one run)\n\n"
     "| date | command | layers | per_op_mode=True s | per_op_mode=False s | ratio | delegates True/False | peak RSS GiB |\n"
@@ -64,17 +61,12 @@ def main(argv=None) -> int:
         delegates[per_op] = delegation_stats(edge).delegates["text_decoder"]
         print(f"per_op_mode={per_op}: {seconds[per_op]:.1f} s, {delegates[per_op]} delegates", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    shown = "python -m sf_mobile.benchmarks.lowering_modes " + shlex.join(argv if argv is not None else sys.argv[1:])
-    row = (f"| {datetime.date.today().isoformat()} | `{shown}` | {args.layers} | {seconds[True]:.1f} | "
+    shown = record.command_line("lowering_modes", argv)
+    row = (f"| {record.today()} | `{shown}` | {args.layers} | {seconds[True]:.1f} | "
            f"{seconds[False]:.1f} | {seconds[True] / seconds[False]:.2f}x | {delegates[True]}/{delegates[False]} | {peak:.1f} |")
     print(HEADER + row)
     if args.record:
-        RESULTS.mkdir(exist_ok=True)
-        table = RESULTS / "lowering_modes.md"
-        if not table.exists():
-            table.write_text(HEADER)
-        with table.open("a") as handle:
-            handle.write(row + "\n")
+        record.append_row("lowering_modes.md", HEADER, row)
     return 0
 
 

@@ -10,17 +10,14 @@ file is typed by hand.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
 import resource
-import shlex
 import sys
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from sf_mobile.benchmarks import record
 
 
 def _peak_rss_gib() -> float:
@@ -49,7 +46,7 @@ def measure(size: str, frames: int | None, max_new_tokens: int, seed: int) -> di
 def markdown_row(report: dict, command: str) -> str:
     t = report["timings_ms"]
     return (
-        f"| {datetime.date.today().isoformat()} | `{command}` | {report['preset']} | {report['video']['frames']} | "
+        f"| {record.today()} | `{command}` | {report['preset']} | {report['video']['frames']} | "
         f"{report['visual_tokens']['total']} | {report['prompt_tokens']} | {t['frame_decode']:.0f} | "
         f"{t['vision_per_frame']:.0f} | {t['projector']:.0f} | {report['prefill_tokens_per_s']:.1f} | "
         f"{report['decode_tokens_per_s']:.2f} | {t['time_to_first_token'] / 1000:.1f} | {report['build_random_s']:.0f} | "
@@ -75,20 +72,14 @@ def main(argv=None) -> int:
     parser.add_argument("--record", action="store_true", help="append to benchmarks/results/reference.md")
     args = parser.parse_args(argv)
     report = measure(args.size, args.frames, args.max_new_tokens, args.seed)
-    command = "python -m sf_mobile.benchmarks.reference " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = record.command_line("reference", argv)
     row = markdown_row(report, command)
     print(HEADER + row)
     if args.record:
-        RESULTS.mkdir(exist_ok=True)
-        table = RESULTS / "reference.md"
-        if not table.exists():
-            table.write_text(HEADER)
-        with table.open("a") as handle:
-            handle.write(row + "\n")
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        record.append_row("reference.md", HEADER, row)
         report["command"] = command
         report["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform()}
-        (RESULTS / f"reference-{args.size}-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (record.RESULTS / f"reference-{args.size}-{record.stamp()}.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

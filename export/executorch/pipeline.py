@@ -11,11 +11,10 @@ import gc
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from sf_mobile.checkpoints import load_or_build, resolve_config
 from sf_mobile.export.common import PARITY_DECODE_STEPS, ExportRequest, Progress, export_frames, write_prompt_files
-from sf_mobile.export.executorch.options import EmbeddingQuant, ExecuTorchOptions, Quant, VisionQuant
+from sf_mobile.export.executorch.options import ExecuTorchOptions, Quant, VisionQuant
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
 from sf_mobile.parity.bundle import compute_reference, make_inputs, write_bundle

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from sf_mobile.cli.common import emit, add_model_arguments, positive, run_command, warn_if_random
