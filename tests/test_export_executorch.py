@@ -34,6 +34,7 @@ PORTABLE_ALLOWED = {
         "add", "ge", "le", "_assert_scalar", "_local_scalar_dense", "_to_dim_order_copy", "auto_functionalized_v2",
         "cat", "custom_sdpa", "mean", "select_copy", "split_with_sizes_copy", "sym_size", "unsqueeze_copy",
         "view_copy",
+        "slice_copy",  # the last position's hidden state [1, 1, D] before the LM head
     },
 }
 

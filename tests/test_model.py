@@ -107,7 +107,7 @@ def test_sampling_is_seeded_and_differs_from_greedy(loaded):
 @pytest.mark.parametrize("chunk", [1, 16, 64, 4096])
 def test_chunked_prefill_matches_the_reference_logits(loaded, chunk):
     embeds = _prompt_embeds(loaded)
-    step = DecoderStep(loaded.model, max_context=1024)
+    step = DecoderStep(loaded.model, max_context=1024, full_logits=True)
     torch.testing.assert_close(prefill(step, embeds, chunk), loaded.model.logits(embeds), **FP32)
 
 
@@ -199,3 +199,11 @@ def test_spelled_out_tanh_gelu_matches_the_fused_op():
     before = model.encode_frames(frames)
     assert spell_out_tanh_gelu(model.vision_tower) == model.config.vision.num_layers
     torch.testing.assert_close(model.encode_frames(frames), before, rtol=1e-5, atol=1e-5)
+
+
+def test_decoder_returns_only_the_last_position_by_default(loaded):
+    embeds = _prompt_embeds(loaded)
+    last = DecoderStep(loaded.model, max_context=1024)(embeds, torch.arange(embeds.shape[1]))
+    full = DecoderStep(loaded.model, max_context=1024, full_logits=True)(embeds, torch.arange(embeds.shape[1]))
+    assert last.shape == (1, 1, loaded.config.llm.vocab_size)
+    torch.testing.assert_close(last[0, 0], full[0, -1], **FP32)  # a 1-row matmul takes another kernel path

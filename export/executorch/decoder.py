@@ -24,12 +24,13 @@ class LayerCache(nn.Module):
 
 
 class ExecuTorchDecoderStep(DecoderStep):
-    """(embeds [1, S, D], cache_position [S] int64) -> logits [1, S, V], caches in `caches[i].k/v`."""
+    """(embeds [1, S, D], cache_position [S] int64) -> logits [1, 1, V] of the last position (what
+    the runner samples from), caches in `caches[i].k/v`."""
 
-    def __init__(self, model: SlowFastLlava, max_context: int):
+    def __init__(self, model: SlowFastLlava, max_context: int, full_logits: bool = False):
         from executorch.extension.llm.custom_ops import custom_ops  # noqa: F401  registers llama:: ops
 
-        super().__init__(model, max_context)
+        super().__init__(model, max_context, full_logits)
         # The base class's stacked caches are not used: drop them so they are not exported.
         del self.k_cache
         del self.v_cache

@@ -145,7 +145,7 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
                 outputs={
                     "vision_encoder": [1, config.visual_tokens().total, config.llm.hidden_size],
                     "token_embedding": [1, "S", config.llm.hidden_size],
-                    "text_decoder": [1, "S", config.llm.vocab_size],
+                    "text_decoder": [1, 1, config.llm.vocab_size],  # the last position's logits
                 },
                 delegation=stats.to_dict(),
                 host_timings=outputs.timings.to_dict(),

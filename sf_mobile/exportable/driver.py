@@ -14,7 +14,8 @@ from sf_mobile.exportable.vision import TokenEmbedding
 
 @torch.inference_mode()
 def prefill(step: DecoderStep, embeds: torch.Tensor, chunk_size: int, start: int = 0) -> torch.Tensor:
-    """Feed embeds [1, S, D] in chunks from cache slot `start`; return logits [1, S, V]."""
+    """Feed embeds [1, S, D] in chunks from cache slot `start`; the step's logits of every chunk,
+    concatenated: [1, S, V] for a full_logits step, [1, n_chunks, V] otherwise (last one = next token)."""
     if start + embeds.shape[1] > step.max_context:
         raise SfError(
             f"{start + embeds.shape[1]} positions exceed the KV cache's {step.max_context}",
