@@ -40,21 +40,7 @@ PORTABLE_ALLOWED = {
 
 
 @pytest.fixture(scope="module")
-def cache_env(tmp_path_factory):
-    import os
-
-    cache = tmp_path_factory.mktemp("cache")
-    old = os.environ.get("SF_MOBILE_CACHE")
-    os.environ["SF_MOBILE_CACHE"] = str(cache)
-    yield cache
-    if old is None:
-        os.environ.pop("SF_MOBILE_CACHE")
-    else:
-        os.environ["SF_MOBILE_CACHE"] = old
-
-
-@pytest.fixture(scope="module")
-def fp32_export(tmp_path_factory, cache_env):
+def fp32_export(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("exports") / "tiny-fp32"
     result = export_executorch(ExportRequest(target="executorch", preset="tiny", out=out), ExecuTorchOptions())
     return result
@@ -142,7 +128,7 @@ def test_stock_multimodal_runner_reproduces_the_reference(fp32_export):
 
 
 @pytest.fixture(scope="module")
-def quantized_export(tmp_path_factory, cache_env):
+def quantized_export(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("exports") / "tiny-8da4w"
     options = ExecuTorchOptions(quant=Quant.A8W4, group_size=32, embedding_quant=EmbeddingQuant.W8)
     return export_executorch(ExportRequest(target="executorch", preset="tiny", out=out), options)
@@ -209,7 +195,7 @@ def test_unknown_and_planned_targets(tmp_path, capsys):
     assert code == 2 and "not implemented yet" in _assert_one_line(err)
 
 
-def test_existing_output_is_refused(tmp_path, capsys, cache_env):
+def test_existing_output_is_refused(tmp_path, capsys, cache_dir):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
@@ -218,7 +204,7 @@ def test_existing_output_is_refused(tmp_path, capsys, cache_env):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_interrupted_export_leaves_no_output(tmp_path, monkeypatch, cache_env):
+def test_interrupted_export_leaves_no_output(tmp_path, monkeypatch, cache_dir):
     from sf_mobile.export.executorch import lower
 
     def interrupted(*args, **kwargs):
@@ -231,7 +217,7 @@ def test_interrupted_export_leaves_no_output(tmp_path, monkeypatch, cache_env):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_full_disk_gives_one_line_and_no_output(tmp_path, monkeypatch, capsys, cache_env):
+def test_full_disk_gives_one_line_and_no_output(tmp_path, monkeypatch, capsys, cache_dir):
     from sf_mobile.export import common
 
     def full(*args, **kwargs):
@@ -245,7 +231,7 @@ def test_full_disk_gives_one_line_and_no_output(tmp_path, monkeypatch, capsys, c
     assert list(tmp_path.iterdir()) == []
 
 
-def test_parity_failure_exits_non_zero_and_marks_the_manifest(tmp_path, monkeypatch, capsys, cache_env):
+def test_parity_failure_exits_non_zero_and_marks_the_manifest(tmp_path, monkeypatch, capsys, cache_dir):
     original = ExecuTorchBackend.vision_encoder
 
     def noisy(self, frames):
