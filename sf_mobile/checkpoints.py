@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import torch
 from sf_mobile.config import LLMArch, LLMConfig, ModelConfig
 from sf_mobile.errors import CheckpointError, PresetError
 from sf_mobile.model.slowfast_llava import DEFAULT_SEED, SlowFastLlava, build_model
+from sf_mobile.output_dir import atomic_output_dir
 from sf_mobile.presets import get_preset
 from sf_mobile.tokenizer import PromptCodec, build_standin_tokenizer, load_tokenizer
 
@@ -319,26 +318,12 @@ def save_checkpoint(loaded: LoadedModel, folder: Path) -> Path:
     folder = Path(folder)
     if folder.exists():
         raise CheckpointError(f"{folder} already exists", "choose a new folder or remove the old one")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result should be an ordinary folder
-    try:
+    with atomic_output_dir(folder) as staging:  # staged beside `folder`, renamed when complete
         state = loaded.model.state_dict()
         if loaded.config.llm.tie_word_embeddings:
             state.pop("llm.lm_head.weight")  # shared with the embedding; safetensors refuses aliases
         save_file({_saved_name(k): v.contiguous() for k, v in state.items()}, str(staging / "model.safetensors"))
         (staging / "config.json").write_text(json.dumps(llava_config_json(loaded.config), indent=2) + "\n")
         loaded.codec.tokenizer.save(str(staging / "tokenizer.json"))
-        os.replace(staging, folder)
-    except BaseException:
-        _remove_tree(staging)
-        raise
     return folder
 
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
