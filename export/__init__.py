@@ -12,8 +12,9 @@ from sf_mobile.errors import SfError
 
 TARGETS = {
     "executorch": "sf_mobile.export.executorch.target",
+    "coreml": "sf_mobile.export.coreml.target",
 }
-PLANNED = {"coreml": "issue 4", "onnx": "issue 5"}
+PLANNED = {"onnx": "issue 5"}
 
 
 def get_target(name: str):
@@ -22,3 +23,11 @@ def get_target(name: str):
     if name not in TARGETS:
         raise SfError(f"unknown target {name!r}", f"use one of {sorted(TARGETS)}")
     return importlib.import_module(TARGETS[name])
+
+
+def parse_choice(kind, value: str, flag: str):
+    """`kind(value)` for a str enum, or an SfError listing the valid values of `flag`."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise SfError(f"{flag} {value!r} is not supported", f"use one of {[k.value for k in kind]}") from None

@@ -31,6 +31,21 @@ class ExportRequest:
 
 
 @dataclass
+class ExportResult:
+    """What `sf-export` prints: the folder, its manifest, the parity reports, per-target details."""
+
+    out: Path
+    manifest: dict
+    reports: list  # [ParityReport]
+    timings: dict[str, float]
+    details: dict[str, object] = field(default_factory=dict)  # e.g. {"delegation": ...}: one summary line each
+
+    @property
+    def passed(self) -> bool:
+        return all(report.passed for report in self.reports)
+
+
+@dataclass
 class Progress:
     """Numbered stage lines on stderr with the time each took: long exports show where they are."""
 

@@ -97,7 +97,7 @@ def test_parity_bundle_reproduces_on_the_runtime(fp32_export):
 
 
 def test_heavy_ops_are_delegated_to_xnnpack(fp32_export):
-    delegation = fp32_export.delegation
+    delegation = fp32_export.details["delegation"]
     assert delegation["xnnpack_delegates"]["vision_encoder"] >= 10
     assert delegation["xnnpack_delegates"]["text_decoder"] >= 10
     for method, ops in delegation["portable_ops"].items():
@@ -147,8 +147,8 @@ def test_quantized_export_reports_export_and_quantization_error_apart(quantized_
     }
     pte = lambda m: next(a["bytes"] for a in m["artifacts"] if a["path"] == "model.pte")  # noqa: E731
     assert pte(manifest) < pte(fp32_export.manifest) / 2
-    assert quantized_export.delegation["xnnpack_delegates"]["text_decoder"] > 0
-    assert "linear" not in quantized_export.delegation["portable_ops"]["text_decoder"]
+    assert quantized_export.details["delegation"]["xnnpack_delegates"]["text_decoder"] > 0
+    assert "linear" not in quantized_export.details["delegation"]["portable_ops"]["text_decoder"]
 
 
 # --- bad input: fails before any work, one line, no output ------------------------------------------
@@ -191,7 +191,7 @@ def test_bad_options_fail_before_any_work(tmp_path, capsys, flags, named):
 def test_unknown_and_planned_targets(tmp_path, capsys):
     code, _, err = _cli(["--target", "tflite", "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "unknown target 'tflite'" in _assert_one_line(err)
-    code, _, err = _cli(["--target", "coreml", "--out", str(tmp_path / "o")], capsys)
+    code, _, err = _cli(["--target", "onnx", "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "not implemented yet" in _assert_one_line(err)
 
 

@@ -8,34 +8,26 @@ Everything is written into a staging folder that is renamed to --out only at the
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
-from pathlib import Path
 
 
 from sf_mobile.checkpoints import load_or_build, resolve_config
-from sf_mobile.export.common import PARITY_DECODE_STEPS, ExportRequest, Progress, export_frames, write_prompt_files
+from sf_mobile.export.common import (
+    PARITY_DECODE_STEPS,
+    ExportRequest,
+    ExportResult,
+    Progress,
+    export_frames,
+    write_prompt_files,
+)
 from sf_mobile.export.executorch.options import ExecuTorchOptions, Quant, VisionQuant
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
 from sf_mobile.parity.bundle import compute_reference, make_inputs, write_bundle
-from sf_mobile.parity.compare import ParityReport, compare
+from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.eager import EagerBackend
 
 PTE_NAME = "model.pte"
-
-
-@dataclass
-class ExportResult:
-    out: Path
-    manifest: dict
-    reports: list[ParityReport]
-    delegation: dict
-    timings: dict[str, float]
-
-    @property
-    def passed(self) -> bool:
-        return all(report.passed for report in self.reports)
 
 
 def constant_methods(loaded, max_context: int, max_seq_len: int) -> dict:
@@ -162,4 +154,10 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
             parity=reports,
         )
         write_manifest(staging, manifest)
-    return ExportResult(out=request.out, manifest=manifest, reports=reports, delegation=stats.to_dict(), timings=progress.timings)
+    return ExportResult(
+        out=request.out,
+        manifest=manifest,
+        reports=reports,
+        timings=progress.timings,
+        details={"delegation": stats.to_dict()},
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sf_mobile.export import parse_choice
 from sf_mobile.export.executorch.options import GROUP_SIZES, EmbeddingQuant, ExecuTorchOptions, Quant, VisionQuant
 
 
@@ -18,21 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-context", type=int, help="KV-cache positions (default: visual tokens + 1024, rounded to 256)")
 
 
-def _choice(kind, value: str, flag: str):
-    from sf_mobile.errors import SfError
-
-    try:
-        return kind(value)
-    except ValueError:
-        raise SfError(f"{flag} {value!r} is not supported", f"use one of {[k.value for k in kind]}") from None
-
 
 def options_from(args: argparse.Namespace) -> ExecuTorchOptions:
     return ExecuTorchOptions(
-        quant=_choice(Quant, args.quant, "--quant"),
+        quant=parse_choice(Quant, args.quant, "--quant"),
         group_size=args.group_size,
-        embedding_quant=_choice(EmbeddingQuant, args.embedding_quant, "--embedding-quant"),
-        vision_quant=_choice(VisionQuant, args.vision_quant, "--vision-quant"),
+        embedding_quant=parse_choice(EmbeddingQuant, args.embedding_quant, "--embedding-quant"),
+        vision_quant=parse_choice(VisionQuant, args.vision_quant, "--vision-quant"),
         max_context=args.max_context,
     )
 

@@ -52,7 +52,8 @@ def format_summary(result) -> str:
     for artifact in manifest["artifacts"]:
         lines.append(f"  {artifact['path']:<22} {mib(artifact['bytes']):>12}  sha256 {artifact['sha256'][:12]}")
     lines.append(f"  quantization: {manifest['quantization']}")
-    lines.append(f"  delegation: {result.delegation['xnnpack_delegates']}")
+    for name, value in result.details.items():
+        lines.append(f"  {name}: {value}")
     for report in result.reports:
         lines.extend("  " + line for line in report.summary_lines())
     lines.append("  stages: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items()))

@@ -1,0 +1,1 @@
+"""sf-export --target coreml: a vision+SlowFast model and a stateful multifunction language model."""
