@@ -297,3 +297,26 @@ def test_help_does_not_import_coremltools():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+# --- the traced torch modules -----------------------------------------------------------------------
+
+
+def test_coreml_decoder_step_matches_the_reference_decoder_in_fp32(cache_dir):
+    """Padded cache, folded grouped-query attention, RoPE table and split LM head change no number."""
+    from sf_mobile.checkpoints import build_random
+    from sf_mobile.export.coreml.modules import CoreMLDecoderStep, SplitLinear
+    from sf_mobile.exportable import DecoderStep
+
+    model = build_random("tiny").model
+    reference, step = DecoderStep(model, 100), CoreMLDecoderStep(model, 100)
+    step.lm_head_split = SplitLinear(model.llm.lm_head, width=200)  # 512 rows in slices of 200, 200, 112
+    assert step.cache_shape == (2, 1, 2, 128, 32)  # ctx 100 -> 128, head dim 16 -> 32
+    embeds = torch.randn(1, 13, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for start, end in ((0, 9), (9, 10), (10, 13)):  # a chunk, one row, a short chunk
+            positions = torch.arange(start, end)
+            expected = reference(embeds[:, start:end], positions)
+            got = step(embeds[:, start:end], positions.to(torch.int32), step.mask_for(positions))
+            assert got.shape == expected.shape == (1, 1, 512)
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)  # fp32 both sides: reassociation only

@@ -218,7 +218,7 @@ def test_extras():
     assert {"executorch", "coreml", "onnx", "qnn", "all", "dev"} <= set(extras)
     pinned = lambda name: {r: str(s.specifier) for r, s in _requirements(extras[name]).items()}  # noqa: E731
     assert pinned("executorch") == {"executorch": "==1.5.1", "torchao": "==0.18.0"}
-    assert pinned("coreml") == {"coremltools": "==9.0"}
+    assert pinned("coreml") == {"coremltools": "==9.0", "kmeans1d": ">=0.4"}  # kmeans1d: palettization k-means
     assert {"onnx", "onnxruntime"} <= set(pinned("onnx"))
     assert pinned("qnn")["onnxruntime-qnn"] == "==2.7.0"
     assert "pytest" in pinned("dev")
@@ -244,7 +244,7 @@ def test_readme_has_two_fresh_machine_commands():
     install_and_run, install_and_test = (b.strip() for b in blocks)
     assert "\n" not in install_and_run and "\n" not in install_and_test  # one command each
     assert "pip install . " in install_and_run and install_and_run.endswith("&& sf-run")
-    assert "pip install -q -e '.[dev,executorch]'" in install_and_test and install_and_test.endswith("python -m pytest -q")
+    assert "pip install -q -e '.[dev,executorch,coreml]'" in install_and_test and install_and_test.endswith("python -m pytest -q")
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

@@ -1,0 +1,65 @@
+"""Shared by the real-size export benchmarks: run `sf-export` in a child process, measure, record.
+
+The child process is measured alone (its peak RSS from getrusage), then the manifest it wrote gives
+the artifact sizes and parity; with --record a Markdown row and the raw JSON go to results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sf_mobile.benchmarks import record
+
+
+def parity_cell(manifest: dict) -> str:
+    return "; ".join(
+        f"vs {r['against']}: " + ", ".join(
+            f"{c['component']} {c['rel_l2']:.1e}" if c.get("rel_l2") is not None else f"{c['component']} {c.get('greedy_prefix')}"
+            for c in r["components"].values()
+        )
+        for r in manifest["parity"]
+    )
+
+
+def stages_cell(stdout: str) -> str:
+    for line in stdout.splitlines():
+        if line.strip().startswith("stages:"):
+            return line.split("stages:", 1)[1].strip()
+    return ""
+
+
+def run_export_benchmark(module: str, target: str, table: str, header: str, artifact_cell, argv=None) -> int:
+    """`artifact_cell(manifest) -> str` gives the target's size column(s)."""
+    parser = argparse.ArgumentParser(description=f"real-size sf-export --target {target}: time, peak RSS, sizes")
+    parser.add_argument("--size", default="1b")
+    parser.add_argument("--record", action="store_true")
+    args, export_flags = parser.parse_known_args(argv)
+    out = Path(tempfile.mkdtemp(prefix="sf-bench-")) / "export"
+    command = [sys.executable, "-m", "sf_mobile.cli.export", "--target", target, "--size", args.size,
+               *export_flags, "--out", str(out)]
+    start = time.perf_counter()
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # stderr (progress) passes through
+    wall = time.perf_counter() - start
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    print(proc.stdout)
+    manifest_path = out / "sf_manifest.json"
+    if not manifest_path.is_file():
+        print(f"export failed (exit {proc.returncode}); nothing recorded", file=sys.stderr)
+        return 1
+    manifest = json.loads(manifest_path.read_text())
+    shown = record.command_line(module, argv)
+    row = (f"| {record.today()} | `{shown}` | {manifest['status']} | {wall:.0f} | {peak_gib:.1f} | "
+           f"{artifact_cell(manifest)} | {stages_cell(proc.stdout)} | {parity_cell(manifest)} |")
+    print(header + row)
+    if args.record:
+        record.append_row(table, header, row)
+        raw = {"command": shown, "wall_s": round(wall, 1), "peak_rss_gib": round(peak_gib, 2), "manifest": manifest}
+        (record.RESULTS / f"{target}-export-{args.size}-{record.stamp()}.json").write_text(json.dumps(raw, indent=2) + "\n")
+    return 0 if proc.returncode == 0 else proc.returncode
