@@ -64,6 +64,8 @@ def test_coremltools_reloads_both_packages_with_states_and_functions(fp16_export
         assert state.dataType == ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT16
         shapes = {f.name: list(f.type.multiArrayType.shape) for f in function.input}
         assert shapes == {"inputs_embeds": [1, rows, 64], "position_ids": [rows], "causal_mask": [1, 1, rows, 1280]}
+        declared = fp16_export.manifest["artifacts"][1]["inputs"][name]  # the manifest says what the package has
+        assert {k: v["shape"] for k, v in declared.items()} == shapes
         for feature in function.input:  # static shapes only: no ranges for the Neural Engine to refuse
             assert feature.type.multiArrayType.WhichOneof("ShapeFlexibility") is None
             assert feature.shortDescription
@@ -151,6 +153,13 @@ def test_every_recipe_passes_parity_against_its_own_weights(compressed_export):
 def test_every_recipe_stores_compressed_weights_and_reports_what_it_skipped(compressed_export):
     from sf_mobile.runtimes.mil import load_program
 
+    import coremltools as ct
+
+    package = str(compressed_export.out / LM_NAME)
+    for function in ("prefill", "decode"):  # coremltools reloads each function of the saved package
+        spec = ct.models.MLModel(package, skip_model_load=True, function_name=function).get_spec()
+        assert [f.name for f in spec.description.functions] == ["prefill", "decode"]
+        assert [s.name for s in spec.description.functions[0].state] == ["keyCache", "valueCache"]
     program = load_program(compressed_export.out / LM_NAME)
     op_types = {op.op_type for op in program.functions["decode"].operations}
     assert op_types & {"constexpr_blockwise_shift_scale", "constexpr_lut_to_dense"}
@@ -320,3 +329,23 @@ def test_coreml_decoder_step_matches_the_reference_decoder_in_fp32(cache_dir):
             got = step(embeds[:, start:end], positions.to(torch.int32), step.mask_for(positions))
             assert got.shape == expected.shape == (1, 1, 512)
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)  # fp32 both sides: reassociation only
+
+
+def test_on_macos_the_export_also_gates_on_core_ml_predictions(tmp_path, monkeypatch, cache_dir):
+    """The darwin branch of the pipeline, with the MIL engine standing in for Core ML itself."""
+    from sf_mobile.export.coreml import pipeline
+
+    class StandIn(coreml_runtime.MilEngine):
+        name = "coreml"
+
+        def __init__(self, folder, compute_units):
+            assert compute_units["prefill"] == "CPU_AND_NE" and compute_units["decode"] == "CPU_AND_GPU"
+            super().__init__(folder)
+
+    monkeypatch.setattr(pipeline, "core_ml_can_predict", lambda: True)
+    monkeypatch.setattr(coreml_runtime, "PredictEngine", StandIn)
+    result = export_coreml(ExportRequest(target="coreml", preset="tiny", out=tmp_path / "out"), CoreMLOptions())
+    device, evaluator = result.reports
+    assert device.backend == "coreml" and device.passed
+    assert evaluator.backend == "coreml-mil-evaluator"
+    assert result.details["parity engine"] == "MIL evaluator and Core ML predictions"

@@ -33,14 +33,27 @@ def round_up(value: int, multiple: int) -> int:
 
 
 class CoreMLVision(nn.Module):
-    """uint8 [T, 3, S, S] -> [1, N_vis, D]: the model's own frame path (normalise, ViT, SlowFast, projector)."""
+    """uint8 [T, 3, S, S] -> [1, N_vis, D]: the model's own frame path (normalise, ViT, SlowFast, projector).
+
+    Holds only the vision tower, the projector and the pixel constants, never the LLM: the
+    converter copies every parameter of the traced module before dropping unused ones, and the
+    1b LLM's 6 GB more on top of the model itself ran the machine out of memory (measured)."""
 
     def __init__(self, model: SlowFastLlava):
         super().__init__()
-        self.model = model
+        self.config = model.config
+        self.vision_tower = model.vision_tower
+        self.projector = model.projector
+        self.register_buffer("pixel_scale", model.pixel_scale, persistent=False)
+        self.register_buffer("pixel_shift", model.pixel_shift, persistent=False)
+
+    # SlowFastLlava's frame path reads exactly these attributes, so it runs on this module unchanged.
+    normalize = SlowFastLlava.normalize
+    frame_features = SlowFastLlava.frame_features
+    visual_tokens = SlowFastLlava.visual_tokens
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_frames(frames).unsqueeze(0)
+        return SlowFastLlava.encode_frames(self, frames).unsqueeze(0)
 
 
 class SplitLinear(nn.Module):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sf_mobile.config import ModelConfig
 from sf_mobile.errors import SfError
+from sf_mobile.export.limits import check_context, check_divides, default_context
 
 DEFAULT_PREFILL_CHUNK = 64  # rows per prefill call: a common Neural Engine sweet spot for 1-3B decoders
-CONTEXT_HEADROOM = 1024  # text + answer positions the default context leaves after the video
 MAX_CONTEXT = 32767  # the converter indexes the RoPE table with int16 positions
 
 
@@ -61,21 +61,12 @@ class CoreMLOptions:
     def resolved_context(self, config: ModelConfig) -> int:
         if self.max_context is not None:
             return self.max_context
-        wanted = config.visual_tokens().total + CONTEXT_HEADROOM
-        return min(-(-wanted // 256) * 256, config.llm.max_position_embeddings, MAX_CONTEXT)
+        return default_context(config, MAX_CONTEXT)
 
     def validate(self, config: ModelConfig) -> None:
         """Every option against the model, with the valid values in the message."""
         context = self.resolved_context(config)
-        needed = config.visual_tokens().total + 16
-        if context < needed:
-            raise SfError(
-                f"max context {context} cannot hold the {config.visual_tokens().total} visual tokens plus a prompt",
-                f"use --max-context {-(-needed // 256) * 256} or more, or fewer --frames",
-            )
-        limit = min(config.llm.max_position_embeddings, MAX_CONTEXT)
-        if context > limit:
-            raise SfError(f"max context {context} exceeds the {limit} positions this export supports", f"use --max-context {limit} or less")
+        check_context(config, context, MAX_CONTEXT)
         if not 1 <= self.prefill_chunk <= context:
             raise SfError(
                 f"prefill chunk {self.prefill_chunk} does not fit a {context}-position KV cache",
@@ -84,14 +75,7 @@ class CoreMLOptions:
         if self.quant is Recipe.INT4_BLOCK:
             if self.block_size not in BLOCK_SIZES:
                 raise SfError(f"block size {self.block_size} is not supported", f"use --block-size {' or '.join(map(str, BLOCK_SIZES))}")
-            llm = config.llm
-            for name, width in (("hidden size", llm.hidden_size), ("MLP size", llm.intermediate_size)):
-                if width % self.block_size:
-                    valid = [b for b in BLOCK_SIZES if llm.hidden_size % b == 0 and llm.intermediate_size % b == 0]
-                    raise SfError(
-                        f"int4 blocks of {self.block_size} do not divide the {config.name} LLM {name} {width}",
-                        f"use --block-size {' or '.join(map(str, valid))}" if valid else "use --quant int4",
-                    )
+            check_divides(config, self.block_size, BLOCK_SIZES, "int4 blocks of", "--block-size", "use --quant int4")
         if self.quant is Recipe.PALETTIZE4 and self.palette_group not in PALETTE_GROUPS:
             raise SfError(
                 f"palette group {self.palette_group} is not supported", f"use --palette-group {' or '.join(map(str, PALETTE_GROUPS))}"

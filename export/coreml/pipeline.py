@@ -23,6 +23,7 @@ from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
 from sf_mobile.parity.bundle import compute_reference, make_inputs, write_bundle
 from sf_mobile.parity.compare import compare
+from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.coreml import EMBEDDINGS_NAME, LM_NAME, VISION_NAME
 from sf_mobile.runtimes.eager import EagerBackend
 
@@ -30,6 +31,31 @@ MACOS_NOTE = (
     "parity ran through the MIL evaluator (numpy, every op rounded to fp16); Core ML predictions on "
     "the chosen compute units need macOS"
 )
+
+
+class FixedVisionBackend(EagerBackend):
+    """The eager LLM with a given vision output: the compressed recipes leave vision untouched, so
+    the same-quantization reference reuses the float reference's visual embeddings."""
+
+    def __init__(self, model, context: int, visual: torch.Tensor):
+        from sf_mobile.exportable import DecoderStep, TokenEmbedding
+
+        self.visual = visual
+        self.embedding = TokenEmbedding(model)
+        self.decoder = DecoderStep(model, context)
+        self.max_context = self.max_seq_len = context
+
+    def vision_encoder(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.visual.clone()
+
+
+def core_ml_can_predict() -> bool:
+    """Core ML predictions exist on macOS only (coremltools' native library is macOS-only)."""
+    return sys.platform == "darwin"
+
+
+def parity_engine() -> str:
+    return "MIL evaluator and Core ML predictions" if core_ml_can_predict() else MACOS_NOTE
 
 
 def lm_metadata(loaded, options: CoreMLOptions, decoder, context: int, compression: dict) -> dict:
@@ -103,6 +129,9 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
                 VISION_DESCRIPTIONS,
             )
             del vision
+            # The vision tower is done with: the float reference holds its output, and the
+            # compressed recipes leave vision alone. Dropping it lowers the LM conversion's peak.
+            model.vision_tower = model.projector = None
             gc.collect()
         decoder = CoreMLDecoderStep(model, context)
         with progress.stage("convert the language model"):
@@ -131,34 +160,38 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
                 weights = package_linear_weights(load_program(staging / LM_NAME), "prefill")
                 apply_package_weights(decoder, weights)
                 del weights
-                eager = EagerBackend(model, frames, context, context)
+                eager = FixedVisionBackend(model, context, reference.visual)
                 same_quant = compute_reference(eager, inputs, PARITY_DECODE_STEPS)
                 del eager
         del decoder, model
         loaded.release_weights()
         gc.collect()
         with progress.stage("parity through the saved packages (MIL evaluator)"):
-            backend = CoreMLBackend(staging, engine="mil")
-            from sf_mobile.parity.driver import run_backend
-
-            outputs = run_backend(backend, inputs, PARITY_DECODE_STEPS)
-            del backend
+            gate_reference = same_quant if same_quant is not None else reference
+            gate_against = "same-quantization" if same_quant is not None else "float"
+            outputs = run_backend(CoreMLBackend(staging, engine="mil"), inputs, PARITY_DECODE_STEPS)
             reports = [compare(outputs, reference, precision, "float")]
             if same_quant is not None:
                 reports.insert(0, compare(outputs, same_quant, precision, "same-quantization"))
-            gate_reference = same_quant if same_quant is not None else reference
+            if core_ml_can_predict():  # macOS: Core ML itself, on the compute units the app will use
+                device_outputs = run_backend(CoreMLBackend(staging, engine="coreml"), inputs, PARITY_DECODE_STEPS)
+                reports.insert(0, compare(device_outputs, gate_reference, precision, gate_against))
             meta = {
                 "target": "coreml",
                 "reference": "same-quantization eager" if compressed else "float eager",
                 "engine": "mil-evaluator",
             }
             write_bundle(staging, inputs, gate_reference, meta=meta, precision=precision)
-        print(f"      note: {MACOS_NOTE}", file=sys.stderr)
-        lm_io = {
-            "inputs_embeds": {"shape": [1, "rows", hidden], "dtype": "float16"},
-            "position_ids": {"shape": ["rows"], "dtype": "int32"},
-            "causal_mask": {"shape": [1, 1, "rows", "context_padded"], "dtype": "float16"},
-        }
+        if not core_ml_can_predict():
+            print(f"      note: {MACOS_NOTE}", file=sys.stderr)
+        state_shape = list(CoreMLDecoderStep.cache_shape_for(config, context))  # [L, 1, KVH, ctx_pad, hd_pad]
+
+        def lm_io(rows: int) -> dict:
+            return {
+                "inputs_embeds": {"shape": [1, rows, hidden], "dtype": "float16"},
+                "position_ids": {"shape": [rows], "dtype": "int32"},
+                "causal_mask": {"shape": [1, 1, rows, state_shape[3]], "dtype": "float16"},
+            }
         artifacts = [
             artifact_entry(
                 staging, VISION_NAME, functions=["main"],
@@ -168,14 +201,13 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
             ),
             artifact_entry(
                 staging, LM_NAME, functions=["prefill", "decode"],
-                rows={"prefill": options.prefill_chunk, "decode": 1},
-                inputs={"prefill": lm_io, "decode": lm_io},
+                inputs={"prefill": lm_io(options.prefill_chunk), "decode": lm_io(1)},
                 outputs={name: {"logits": {"shape": [1, 1, config.llm.vocab_size], "dtype": "float16"}} for name in ("prefill", "decode")},
-                states={name: {"shape": list(CoreMLDecoderStep.cache_shape_for(config, context)), "dtype": "float16"} for name in ("keyCache", "valueCache")},
+                states={name: {"shape": state_shape, "dtype": "float16"} for name in ("keyCache", "valueCache")},
                 compute_units={k: v for k, v in options.compute_units.per_model().items() if k != "vision"},
                 compression=report.to_dict(),
                 host_timings=outputs.timings.to_dict(),
-                parity_engine=MACOS_NOTE,
+                parity_engine=parity_engine(),
             ),
             artifact_entry(staging, EMBEDDINGS_NAME, dtype="float16", shape=[config.llm.vocab_size, hidden], layout="row-major, little-endian"),
             *(artifact_entry(staging, name) for name in files),
@@ -190,5 +222,5 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
             parity=reports,
         )
         write_manifest(staging, manifest)
-    details = {"compression": report.summary(), "compute units": options.compute_units.per_model(), "parity engine": MACOS_NOTE}
+    details = {"compression": report.summary(), "compute units": options.compute_units.per_model(), "parity engine": parity_engine()}
     return ExportResult(out=request.out, manifest=manifest, reports=reports, timings=progress.timings, details=details)
