@@ -93,5 +93,19 @@ def write_prompt_files(folder: Path, loaded: LoadedModel) -> list[str]:
     return ["tokenizer.json", "chat_template.json"]
 
 
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc keeps them otherwise: after a
+    1b eager prefill several GB stay resident and add to the next stage's peak)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:  # not glibc (musl): nothing to trim
+            pass
+
+
 def mib(size: int) -> str:
     return f"{size / 2**20:,.1f} MiB"

@@ -349,3 +349,19 @@ def test_on_macos_the_export_also_gates_on_core_ml_predictions(tmp_path, monkeyp
     assert device.backend == "coreml" and device.passed
     assert evaluator.backend == "coreml-mil-evaluator"
     assert result.details["parity engine"] == "MIL evaluator and Core ML predictions"
+
+
+def test_export_from_a_checkpoint_records_it_and_passes_parity(tmp_path, capsys, cache_dir):
+    from sf_mobile.checkpoints import build_random, save_checkpoint
+
+    checkpoint = save_checkpoint(build_random("tiny", seed=7), tmp_path / "ckpt")
+    out = tmp_path / "out"
+    code, stdout, err = _cli(
+        ["--target", "coreml", "--size", "tiny", "--checkpoint", str(checkpoint), "--quant", "int8", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    assert "RANDOM weights" not in err
+    manifest = read_manifest(out)
+    assert manifest["weights"]["weights"] == "checkpoint" and manifest["weights"]["sha256"]
+    assert read_metadata(out / LM_NAME)["weights"] == "checkpoint"
+    assert manifest["status"] == "ok"

@@ -311,6 +311,65 @@ def test_state_writes_land_in_the_callers_state():
     np.testing.assert_array_equal(state["cache"], 2 * x)
 
 
+def _cache_update_program(read_old_after: bool, update_twice: bool):
+    """read_state -> slice_update -> coreml_update_state, optionally reading the pre-update value
+    afterwards or updating the state once more: the cases the in-place write must get right."""
+
+    @_program(mb.TensorSpec(shape=(1, 3), dtype=types.fp16), mb.StateTensorSpec(shape=(4, 3), dtype=types.fp16))
+    def prog(row, cache):
+        old = mb.read_state(input=cache)
+        new = mb.slice_update(x=old, update=row, begin=[1, 0], end=[2, 3])
+        written = mb.coreml_update_state(state=cache, value=new)
+        if update_twice:  # a second write from the first (the decoder's per-layer chain)
+            again = mb.slice_update(x=written, update=mb.add(x=row, y=row), begin=[2, 0], end=[3, 3])
+            written = mb.coreml_update_state(state=cache, value=again)
+        if read_old_after:
+            return mb.add(x=old, y=mb.reduce_sum(x=written, axes=[0], keep_dims=True))
+        return mb.reduce_sum(x=written, axes=[0], keep_dims=True)
+
+    return prog
+
+
+@pytest.mark.parametrize("read_old_after", [False, True])
+@pytest.mark.parametrize("update_twice", [False, True])
+def test_in_place_cache_writes_match_copy_semantics(read_old_after, update_twice, monkeypatch):
+    from sf_mobile.runtimes.mil import evaluator
+
+    row = np.array([[1, 2, 3]], np.float16)
+    start = np.arange(12, dtype=np.float16).reshape(4, 3)
+
+    def run():
+        ev = MilEvaluator(_cache_update_program(read_old_after, update_twice))
+        state = {"cache": start.copy()}
+        return next(iter(ev.predict({"row": row}, state=state).values())), state["cache"]
+
+    fast_out, fast_state = run()
+    monkeypatch.setattr(evaluator._StateWrites, "may_mutate", lambda *args: False)  # always copy
+    slow_out, slow_state = run()
+    np.testing.assert_array_equal(fast_out, slow_out)
+    np.testing.assert_array_equal(fast_state, slow_state)
+    expected = start.copy()
+    expected[1] = row[0]
+    if update_twice:
+        expected[2] = 2 * row[0]
+    np.testing.assert_array_equal(fast_state, expected)
+
+
+def test_cache_writes_are_in_place_when_nothing_sees_the_old_value(monkeypatch):
+    from sf_mobile.runtimes.mil import evaluator
+
+    decisions = []
+    original = evaluator._StateWrites.may_mutate
+    monkeypatch.setattr(evaluator._StateWrites, "may_mutate", lambda *a: decisions.append(original(*a)) or decisions[-1])
+    ev = MilEvaluator(_cache_update_program(read_old_after=False, update_twice=True))
+    ev.predict({"row": np.ones((1, 3), np.float16)}, state=ev.make_state())
+    assert decisions == [True, True]
+    decisions.clear()
+    ev = MilEvaluator(_cache_update_program(read_old_after=True, update_twice=False))
+    ev.predict({"row": np.ones((1, 3), np.float16)}, state=ev.make_state())
+    assert decisions == [False]  # the old value is read later: copy
+
+
 X = np.linspace(-2, 2, 24, dtype=np.float32).reshape(2, 3, 4)
 MEAN, VARIANCE = np.array([0.1, 0.2, 0.3], np.float32), np.array([1.0, 2.0, 3.0], np.float32)  # per channel (dim 1)
 IDX = np.array([[[2, 0, 1, 3]] * 3, [[1, 1, 0, 2]] * 3], np.int32)  # [2, 3, 4], values along the last axis

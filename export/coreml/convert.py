@@ -64,7 +64,7 @@ def convert_vision(vision: CoreMLVision, num_frames: int, image_size: int):
     ct = require_coremltools()
     example = torch.zeros(num_frames, 3, image_size, image_size)
     with torch.no_grad(), quiet_conversion():
-        traced = torch.jit.trace(vision.eval(), example)
+        traced = torch.jit.trace(vision.eval(), example, check_trace=False)  # no second and third run
     return _convert(
         traced,
         inputs=[ct.TensorType(name="frames", shape=tuple(example.shape), dtype=np.float16)],
@@ -84,7 +84,7 @@ def convert_language_model(decoder: CoreMLDecoderStep, chunk: int, hidden_size: 
     """The decoder with a symbolic query length 1..chunk and fp16 states keyCache/valueCache."""
     ct = require_coremltools()
     with torch.no_grad(), quiet_conversion():
-        traced = torch.jit.trace(decoder.eval(), decoder.example_inputs(chunk))
+        traced = torch.jit.trace(decoder.eval(), decoder.example_inputs(chunk), check_trace=False)
     decoder.reset()  # tracing ran the step once and wrote into the cache buffers
     rows = ct.RangeDim(lower_bound=1, upper_bound=chunk, default=chunk, symbol=QUERY_LENGTH)
     dtypes = {"inputs_embeds": np.float16, "position_ids": np.int32, "causal_mask": np.float16}

@@ -9,14 +9,21 @@ Everything is written into a staging folder that is renamed to --out only at the
 
 from __future__ import annotations
 
-import gc
 import sys
 
 import numpy as np
 import torch
 
 from sf_mobile.checkpoints import load_or_build, resolve_config
-from sf_mobile.export.common import PARITY_DECODE_STEPS, ExportRequest, ExportResult, Progress, export_frames, write_prompt_files
+from sf_mobile.export.common import (
+    PARITY_DECODE_STEPS,
+    ExportRequest,
+    ExportResult,
+    Progress,
+    export_frames,
+    release_memory,
+    write_prompt_files,
+)
 from sf_mobile.export.coreml.options import CoreMLOptions, Recipe
 from sf_mobile.exportable.decoder import MASK_VALUE
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
@@ -119,6 +126,7 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
             float_backend = EagerBackend(model, frames, context, context)
             reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS)
             del float_backend
+            release_memory()
         with progress.stage("convert vision + SlowFast"):
             vision = convert_vision(CoreMLVision(model), frames, side)
             save_with_metadata(
@@ -132,14 +140,14 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
             # The vision tower is done with: the float reference holds its output, and the
             # compressed recipes leave vision alone. Dropping it lowers the LM conversion's peak.
             model.vision_tower = model.projector = None
-            gc.collect()
+            release_memory()
         decoder = CoreMLDecoderStep(model, context)
         with progress.stage("convert the language model"):
             dynamic = convert_language_model(decoder, options.prefill_chunk, hidden)
         if compressed:
             with progress.stage(f"compress ({options.quant.value})"):
                 dynamic = compress(dynamic, options)
-                gc.collect()
+                release_memory()
         with progress.stage("prefill/decode functions and save"):
             report = compression_report(dynamic._mil_program, options)
             language_model = materialize_functions(dynamic, decoder, options.prefill_chunk, hidden)
@@ -151,7 +159,7 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
                 LM_DESCRIPTIONS,
             )
             del language_model
-            gc.collect()
+            release_memory()
             _write_embedding_table(staging / EMBEDDINGS_NAME, model)
             files = write_prompt_files(staging, loaded)
         same_quant = None
@@ -165,7 +173,7 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
                 del eager
         del decoder, model
         loaded.release_weights()
-        gc.collect()
+        release_memory()
         with progress.stage("parity through the saved packages (MIL evaluator)"):
             gate_reference = same_quant if same_quant is not None else reference
             gate_against = "same-quantization" if same_quant is not None else "float"

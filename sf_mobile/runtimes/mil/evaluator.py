@@ -103,6 +103,7 @@ class MilEvaluator:
         self._dead_after = _last_readers(self._steps, set(self.output_names))
         self._keep = _static_needed(self._steps, self.output_names)
         self._static: dict[str, Any] | None = None
+        self._writes = _StateWrites(self._steps, self.state_names, lambda: self._static or {})
 
     # --- building ----------------------------------------------------------------------------------
 
@@ -134,11 +135,25 @@ class MilEvaluator:
         (a fresh zero state is used, and dropped, when `state` is None)."""
         env = dict(self._static_values())
         env.update(self._bind_inputs(inputs))
-        env.update(self._bind_states(self.make_state() if state is None else state))
-        for step, dead in zip(self._steps, self._dead_after):
-            _run(step, env, self.function)
+        state = self.make_state() if state is None else state
+        # Each state is widened once per call and written back once at the end; in between,
+        # coreml_update_state rebinds it to the written array instead of copying (see _StateWrites).
+        bound = self._bind_states(state)
+        current = {name: spec.hold(bound[name]) for name, spec in self._states.items()}
+        env.update(current)
+        for index, (step, dead) in enumerate(zip(self._steps, self._dead_after)):
+            if step.op.op_type == "coreml_update_state":
+                value = env[dict(step.inputs)["value"]]
+                current[dict(step.inputs)["state"]] = env[dict(step.inputs)["state"]] = value
+                env[step.outputs[0].name] = value
+            elif step.op.op_type == "slice_update" and self._writes.may_mutate(index, step, dead, env, current):
+                env[step.outputs[0].name] = ops.slice_update_into(_args(step, env), env[dict(step.inputs)["x"]])
+            else:
+                _run(step, env, self.function)
             for name in dead:
                 del env[name]
+        for name, value in current.items():
+            np.copyto(state[name], value, casting="unsafe")  # values are fp16-exact: no rounding here
         return {n: np.asarray(env[n]).astype(self._output_dtypes[n]) for n in self.output_names}
 
     def constant_values(self) -> dict[str, np.ndarray]:
@@ -231,10 +246,54 @@ def _last_readers(steps: list[_Step], keep: set[str]) -> list[list[str]]:
     return dead
 
 
+class _StateWrites:
+    """When a KV-cache `slice_update` may write into its input instead of a copy.
+
+    A converted decoder chains, per layer, `slice_update` on the whole cache and
+    `coreml_update_state`: copying and re-rounding a 1b cache (44M values) twice per layer made one
+    prefill chunk cost seconds. Writing in place is safe when nothing can see the old value: the
+    input is not read after this op, no other live name holds the same array, it is no constant, and
+    if it is a state's current value, that state is updated again before anything reads it."""
+
+    def __init__(self, steps: list[_Step], state_names: list[str], constants):
+        self._constants = constants
+        self._states = set(state_names)
+        self._updates: dict[str, list[int]] = {n: [] for n in state_names}
+        self._reads: dict[str, list[int]] = {n: [] for n in state_names}
+        for index, step in enumerate(steps):
+            kind, refs = step.op.op_type, dict(step.inputs)
+            if kind == "coreml_update_state":
+                self._updates[refs["state"]].append(index)
+            elif kind == "read_state":
+                self._reads[refs["input"]].append(index)
+
+    def may_mutate(self, index: int, step: _Step, dead: list[str], env: dict[str, Any], current: dict[str, Any]) -> bool:
+        name = dict(step.inputs)["x"]
+        x = env[name]
+        if name not in dead or not isinstance(x, np.ndarray):
+            return False
+        if any(v is x for k, v in env.items() if k != name and k not in self._states):
+            return False
+        if any(v is x for v in self._constants().values()):
+            return False
+        for state, value in current.items():
+            if value is x and not self._rewritten_before_read(state, index):
+                return False
+        return True
+
+    def _rewritten_before_read(self, state: str, index: int) -> bool:
+        update = next((i for i in self._updates[state] if i > index), None)
+        read = next((i for i in self._reads[state] if i > index), None)
+        return update is not None and (read is None or update < read)
+
+
+def _args(step: _Step, env: dict[str, Any]) -> ops.Args:
+    return ops.Args(step.op, {p: env[ref] if isinstance(ref, str) else [env[n] for n in ref] for p, ref in step.inputs})
+
+
 def _run(step: _Step, env: dict[str, Any], function: str) -> None:
-    values = {p: env[ref] if isinstance(ref, str) else [env[n] for n in ref] for p, ref in step.inputs}
     try:
-        result = step.fn(ops.Args(step.op, values))
+        result = step.fn(_args(step, env))
     except Exception as e:  # numpy's message alone does not say which op failed
         e.add_note(f"while evaluating MIL op '{step.op.name}' ({step.op.op_type}) in function '{function}'")
         raise

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from sf_mobile.runtimes.mil import ops_const, ops_math, ops_nn, ops_tensor
 from sf_mobile.runtimes.mil.ops_base import Args, OpFn
+from sf_mobile.runtimes.mil.ops_tensor import slice_update_into
 
 OPS: dict[str, OpFn] = {**ops_math.OPS, **ops_nn.OPS, **ops_tensor.OPS, **ops_const.OPS}
 
 SUPPORTED_OPS: frozenset[str] = frozenset(OPS)
 
-__all__ = ["OPS", "SUPPORTED_OPS", "Args", "OpFn"]
+__all__ = ["OPS", "SUPPORTED_OPS", "Args", "OpFn", "slice_update_into"]

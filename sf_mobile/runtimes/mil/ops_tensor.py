@@ -101,7 +101,11 @@ def _slice_by_index(a: Args):
 
 @register("slice_update")
 def _slice_update(a: Args):
-    out = np.array(a["x"])  # a copy: x stays intact for its other readers
+    return slice_update_into(a, np.array(a["x"]))  # a copy: x stays intact for its other readers
+
+
+def slice_update_into(a: Args, out: np.ndarray) -> np.ndarray:
+    """Write `update` into `out` (x or a copy of it) at slice_update's region; returns `out`."""
     out[_slices(a, out.ndim)] = a["update"]
     return out
 
