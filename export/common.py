@@ -16,6 +16,7 @@ from sf_mobile.config import ModelConfig, SamplingConfig, SamplingStrategy
 
 DEFAULT_QUESTION = "Describe what happens in the video."
 PARITY_DECODE_STEPS = 16
+NOTE_EVERY_S = 30.0  # progress lines inside a long stage (a 1b prefill runs for minutes)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ class Progress:
     total: int
     timings: dict[str, float] = field(default_factory=dict)
     _count: int = 0
+    _last_note: float = 0.0
+
+    def note(self, message: str) -> None:
+        """A progress line inside a long stage, at most one per NOTE_EVERY_S seconds."""
+        now = time.perf_counter()
+        if now - self._last_note >= NOTE_EVERY_S:
+            self._last_note = now
+            print(f"      ... {message}", file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def stage(self, name: str):

@@ -361,6 +361,7 @@ def test_export_from_a_checkpoint_records_it_and_passes_parity(tmp_path, capsys,
     )
     assert code == 0, err
     assert "RANDOM weights" not in err
+    assert "      ... pytorch-eager: vision encoder on 8 frames" in err  # progress inside long stages
     manifest = read_manifest(out)
     assert manifest["weights"]["weights"] == "checkpoint" and manifest["weights"]["sha256"]
     assert read_metadata(out / LM_NAME)["weights"] == "checkpoint"

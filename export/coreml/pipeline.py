@@ -124,7 +124,7 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
             # The reference prefills in one call: its math does not depend on the chunking, and at
             # real size 64-row chunks over the whole fp32 cache cost many minutes more.
             float_backend = EagerBackend(model, frames, context, context)
-            reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS)
+            reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS, progress.note)
             del float_backend
             release_memory()
         with progress.stage("convert vision + SlowFast"):
@@ -169,7 +169,7 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
                 apply_package_weights(decoder, weights)
                 del weights
                 eager = FixedVisionBackend(model, context, reference.visual)
-                same_quant = compute_reference(eager, inputs, PARITY_DECODE_STEPS)
+                same_quant = compute_reference(eager, inputs, PARITY_DECODE_STEPS, progress.note)
                 del eager
         del decoder, model
         loaded.release_weights()
@@ -177,12 +177,12 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
         with progress.stage("parity through the saved packages (MIL evaluator)"):
             gate_reference = same_quant if same_quant is not None else reference
             gate_against = "same-quantization" if same_quant is not None else "float"
-            outputs = run_backend(CoreMLBackend(staging, engine="mil"), inputs, PARITY_DECODE_STEPS)
+            outputs = run_backend(CoreMLBackend(staging, engine="mil"), inputs, PARITY_DECODE_STEPS, progress.note)
             reports = [compare(outputs, reference, precision, "float")]
             if same_quant is not None:
                 reports.insert(0, compare(outputs, same_quant, precision, "same-quantization"))
             if core_ml_can_predict():  # macOS: Core ML itself, on the compute units the app will use
-                device_outputs = run_backend(CoreMLBackend(staging, engine="coreml"), inputs, PARITY_DECODE_STEPS)
+                device_outputs = run_backend(CoreMLBackend(staging, engine="coreml"), inputs, PARITY_DECODE_STEPS, progress.note)
                 reports.insert(0, compare(device_outputs, gate_reference, precision, gate_against))
             meta = {
                 "target": "coreml",

@@ -81,7 +81,7 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
         with progress.stage("parity inputs and float reference"):
             inputs = make_inputs(loaded, export_frames(config), request.question, PARITY_DECODE_STEPS)
             float_backend = EagerBackend(model, config.sampling.max_frames, max_context, max_seq_len)
-            reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS)
+            reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS, progress.note)
             del float_backend
         with progress.stage("build method modules" + (" and quantize" if quantized else "")):
             modules = build_method_modules(model, options, ExecuTorchDecoderStep, max_context)
@@ -91,7 +91,7 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
                 eager = EagerBackend.from_modules(
                     modules.vision_encoder, modules.token_embedding, modules.text_decoder, max_seq_len
                 )
-                same_quant = compute_reference(eager, inputs, PARITY_DECODE_STEPS)
+                same_quant = compute_reference(eager, inputs, PARITY_DECODE_STEPS, progress.note)
                 modules.text_decoder.reset()
                 del eager
         with progress.stage("torch.export"):
@@ -117,7 +117,7 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
             gc.collect()
             files = write_prompt_files(staging, loaded)
         with progress.stage("parity on the host ExecuTorch runtime"):
-            outputs = run_backend(ExecuTorchBackend(pte), inputs, PARITY_DECODE_STEPS)
+            outputs = run_backend(ExecuTorchBackend(pte), inputs, PARITY_DECODE_STEPS, progress.note)
             reports = [compare(outputs, reference, precision, "float")]
             if same_quant is not None:
                 reports.insert(0, compare(outputs, same_quant, precision, "same-quantization"))

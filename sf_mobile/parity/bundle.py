@@ -20,7 +20,7 @@ import torch
 from sf_mobile.checkpoints import LoadedModel
 from sf_mobile.errors import SfError
 from sf_mobile.parity.data import ParityInputs, ReferenceOutputs
-from sf_mobile.parity.driver import greedy_decode, prompt_embeddings, run_backend
+from sf_mobile.parity.driver import Report, greedy_decode, no_report, prompt_embeddings, run_backend
 from sf_mobile.parity.tolerances import tolerances_for
 from sf_mobile.runtimes.base import GraphBackend
 from sf_mobile.runtimes.eager import EagerBackend
@@ -48,9 +48,11 @@ def make_inputs(loaded: LoadedModel, frames: torch.Tensor, question: str, num_fo
     return dataclasses.replace(inputs, forced_tokens=forced)
 
 
-def compute_reference(backend: GraphBackend, inputs: ParityInputs, num_decode: int = 16) -> ReferenceOutputs:
+def compute_reference(
+    backend: GraphBackend, inputs: ParityInputs, num_decode: int = 16, report: Report = no_report
+) -> ReferenceOutputs:
     """The reference outputs: the reference backend driven exactly as every other backend is."""
-    out = run_backend(backend, inputs, num_decode)
+    out = run_backend(backend, inputs, num_decode, report)
     return ReferenceOutputs(
         visual=out.visual,
         prefill_last_logits=out.prefill_last_logits,

@@ -11,6 +11,7 @@ its latency is an upper bound; the benchmarks warm up and repeat.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -79,10 +80,18 @@ def prompt_embeddings(
     return torch.cat([part.to(visual.dtype) for part in (*prefix, visual, *suffix)], dim=1)
 
 
-def prefill(backend: GraphBackend, embeds: torch.Tensor) -> torch.Tensor:
+Report = Callable[[str], None]  # progress messages of long runs ("prefill 640/4950 rows")
+
+
+def no_report(_message: str) -> None:
+    return None
+
+
+def prefill(backend: GraphBackend, embeds: torch.Tensor, report: Report = no_report) -> torch.Tensor:
     """Feed embeds [1, S, D] from slot 0 in chunks of `backend.max_seq_len`; logits at the last position [V]."""
     last = None
     for start in range(0, embeds.shape[1], backend.max_seq_len):
+        report(f"{backend.name}: prefill {start}/{embeds.shape[1]} rows")
         chunk = embeds[:, start : start + backend.max_seq_len]
         positions = torch.arange(start, start + chunk.shape[1], dtype=torch.int64)
         last = backend.text_decoder(chunk, positions)[0, -1]
@@ -117,13 +126,14 @@ def greedy_decode(backend: GraphBackend, embeds: torch.Tensor, num_decode: int) 
     return tokens, prefill_ms, _ms(start)
 
 
-def run_backend(backend: GraphBackend, inputs: ParityInputs, num_decode: int) -> BackendOutputs:
+def run_backend(backend: GraphBackend, inputs: ParityInputs, num_decode: int, report: Report = no_report) -> BackendOutputs:
     """One prefill, then greedy decode, then teacher forcing from the same cache.
 
     Both continuations start at slot P (the prompt length): every decode step reads only slots up to
     its own, all written by the same continuation, so the teacher-forced run may overwrite the greedy
     run's slots without a second prefill (which at real size costs minutes).
     """
+    report(f"{backend.name}: vision encoder on {inputs.frames.shape[0]} frames")
     start = time.perf_counter()
     visual = backend.vision_encoder(inputs.packed_frames).detach()  # [1, N_vis, D]
     vision_ms = _ms(start)
@@ -134,8 +144,9 @@ def run_backend(backend: GraphBackend, inputs: ParityInputs, num_decode: int) ->
 
     backend.reset()
     start = time.perf_counter()
-    prefill_last_logits = prefill(backend, embeds)
+    prefill_last_logits = prefill(backend, embeds, report)
     prefill_ms = _ms(start)
+    report(f"{backend.name}: greedy and teacher-forced decode, {num_decode} + {len(inputs.forced_tokens)} steps")
     start = time.perf_counter()
     tokens = greedy_from(backend, prefill_last_logits, prompt_len, num_decode)
     decode_ms = _ms(start)
