@@ -21,6 +21,13 @@ from sf_mobile.runtimes.mil import ops
 from sf_mobile.runtimes.mil.program import import_coremltools, load_program
 
 
+# Ops whose outputs are values of their inputs, rearranged: no arithmetic, nothing to round.
+DATA_MOVEMENT_OPS = frozenset({
+    "reshape", "transpose", "expand_dims", "squeeze", "concat", "split", "tile", "slice_by_index",
+    "slice_by_size", "gather", "gather_along_axis", "gather_nd", "pad", "read_state", "stack", "reverse",
+})
+
+
 class UnsupportedOpError(SfError):
     """A program uses an op type the MIL evaluator has no implementation of."""
 
@@ -297,8 +304,11 @@ def _run(step: _Step, env: dict[str, Any], function: str) -> None:
     except Exception as e:  # numpy's message alone does not say which op failed
         e.add_note(f"while evaluating MIL op '{step.op.name}' ({step.op.op_type}) in function '{function}'")
         raise
+    moves_data = step.op.op_type in DATA_MOVEMENT_OPS
     for spec, value in zip(step.outputs, result if isinstance(result, tuple) else (result,)):
-        held = spec.hold(value)
+        # Every value in `env` is already rounded to its dtype, so an op that only moves values
+        # needs no rounding pass (the pass costs more than the op on a 1b attention tensor).
+        held = value if moves_data and isinstance(value, np.ndarray) and value.dtype == spec.dtype else spec.hold(value)
         if spec.shape is not None and not _shape_matches(spec.shape, np.shape(held)):
             raise AssertionError(
                 f"MIL evaluator bug: op '{step.op.name}' ({step.op.op_type}) gave shape {np.shape(held)}, "
