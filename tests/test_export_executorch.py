@@ -171,7 +171,7 @@ def _assert_one_line(err: str) -> str:
     [
         (["--quant", "int3"], "--quant 'int3'"),
         (["--quant", "8da4w", "--group-size", "64"], "group size 64"),
-        (["--quant", "8da4w", "--group-size", "128"], "does not divide"),  # tiny's hidden size is 64
+        (["--quant", "8da4w", "--group-size", "128"], "groups of 128 do not divide the tiny LLM hidden size 64"),  # tiny's hidden size is 64
         (["--embedding-quant", "2w"], "--embedding-quant"),
         (["--max-context", "64"], "max context 64"),
         (["--max-context", "4096"], "exceeds"),

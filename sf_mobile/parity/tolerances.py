@@ -64,7 +64,11 @@ _8DA4W = (
     "measured finding: stacked 8da4w layers drift 3-5% rel L2 from torchao eager on XNNPACK "
     "(single linears match within 0.2%, cause not established)"
 )
-_FP16 = "fp16 Core ML graphs matched eager at rel L2 ~8e-4 on the tiny preset (op-by-op evaluator, shared/notes/coreml.md)"
+_FP16 = (
+    "fp16 compute through the MIL evaluator: rel L2 ~8e-4 on the tiny preset, 1.9e-3 (prefill) and 2.0e-3 "
+    "(decode) at 1b (28 layers, 4.9K-token prompt; benchmarks/results/coreml_export.md); error grows with "
+    "depth and prompt length, so logits get 4e-3 (3b has 36 layers)"
+)
 _COMPRESSED = (
     "fp16 compute against eager fp32 with the very weights the package decompresses to: only fp16 "
     "rounding and conversion remain, so the fp16 limits apply"
@@ -85,17 +89,17 @@ TOLERANCES: dict[tuple[Component, Precision], Tolerance] = {
         "not gated: on tiny random weights a 1.4% logit drift flipped a near-tie first token (measured), "
         "after which greedy sequences share nothing; teacher-forced top-1 is the gate",
     ),
-    (Component.VISION, Precision.FP16): Tolerance(2e-3, 0.9999, None, None, _FP16),
-    (Component.PREFILL_LOGITS, Precision.FP16): Tolerance(2e-3, 0.9999, 1.0, None, _FP16),
-    (Component.DECODE_LOGITS, Precision.FP16): Tolerance(2e-3, 0.9999, 0.9375, None, _FP16 + "; top-1 >= 15/16"),
+    (Component.VISION, Precision.FP16): Tolerance(2e-3, 0.9999, None, None, _FP16 + "; vision measured 1.2e-3 at 1b"),
+    (Component.PREFILL_LOGITS, Precision.FP16): Tolerance(4e-3, 0.9999, 1.0, None, _FP16),
+    (Component.DECODE_LOGITS, Precision.FP16): Tolerance(4e-3, 0.9999, 0.9375, None, _FP16 + "; top-1 >= 15/16"),
     (Component.GREEDY, Precision.FP16): Tolerance(
         None, None, None, 1.0, _FP16 + "; 16/16 greedy tokens of eager reproduced: any divergence is a conversion bug"
     ),
 }
 for _recipe in (Precision.CML_INT8, Precision.CML_INT4, Precision.CML_INT4_BLOCK, Precision.CML_PALETTIZE4):
     TOLERANCES[(Component.VISION, _recipe)] = Tolerance(2e-3, 0.9999, None, None, _FP16 + " (vision is not compressed)")
-    TOLERANCES[(Component.PREFILL_LOGITS, _recipe)] = Tolerance(2e-3, 0.9999, 1.0, None, _COMPRESSED)
-    TOLERANCES[(Component.DECODE_LOGITS, _recipe)] = Tolerance(2e-3, 0.9999, 0.9375, None, _COMPRESSED + "; top-1 >= 15/16")
+    TOLERANCES[(Component.PREFILL_LOGITS, _recipe)] = Tolerance(4e-3, 0.9999, 1.0, None, _COMPRESSED)
+    TOLERANCES[(Component.DECODE_LOGITS, _recipe)] = Tolerance(4e-3, 0.9999, 0.9375, None, _COMPRESSED + "; top-1 >= 15/16")
     TOLERANCES[(Component.GREEDY, _recipe)] = Tolerance(
         None, None, None, 0.5,
         _COMPRESSED + "; greedy gated at 8/16: compressed random weights leave more near-tie logits",
