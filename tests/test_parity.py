@@ -328,3 +328,16 @@ def test_top1_within_noise_forgives_only_near_ties():
     actual[1, 2] = 6.1  # row 1 picks token 2, far below the best in the reference: a real disagreement
     assert top1_agreement(actual, expected) == (0, 2)
     assert top1_within_noise(actual, expected) == (1, 2)
+
+
+def test_one_pass_reference_equals_make_inputs_then_compute_reference(loaded, inputs, reference):
+    """reference_run (what the exporters call) skips the second pass; it must not change a number."""
+    from sf_mobile.parity.bundle import reference_run
+
+    one_inputs, one = reference_run(_backend(loaded), loaded.codec, inputs.frames, inputs.question, 16)
+    assert one_inputs.forced_tokens == inputs.forced_tokens
+    assert (one_inputs.prefix_ids, one_inputs.suffix_ids) == (inputs.prefix_ids, inputs.suffix_ids)
+    assert torch.equal(one_inputs.frames, inputs.frames)
+    assert one.greedy_tokens == reference.greedy_tokens
+    for name in ("visual", "prefill_last_logits", "decode_logits"):
+        torch.testing.assert_close(getattr(one, name), getattr(reference, name), rtol=0, atol=0)  # the same ops

@@ -28,7 +28,7 @@ from sf_mobile.export.coreml.options import CoreMLOptions, Recipe
 from sf_mobile.exportable.decoder import MASK_VALUE
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
-from sf_mobile.parity.bundle import compute_reference, make_inputs, write_bundle
+from sf_mobile.parity.bundle import compute_reference, reference_run, write_bundle
 from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.coreml import EMBEDDINGS_NAME, LM_NAME, VISION_NAME
@@ -120,11 +120,12 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
             loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
         model = loaded.model
         with progress.stage("parity inputs and float reference"):
-            inputs = make_inputs(loaded, export_frames(config), request.question, PARITY_DECODE_STEPS)
             # The reference prefills in one call: its math does not depend on the chunking, and at
             # real size 64-row chunks over the whole fp32 cache cost many minutes more.
             float_backend = EagerBackend(model, frames, context, context)
-            reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS, progress.note)
+            inputs, reference = reference_run(
+                float_backend, loaded.codec, export_frames(config), request.question, PARITY_DECODE_STEPS, progress.note
+            )
             del float_backend
             release_memory()
         with progress.stage("convert vision + SlowFast"):

@@ -22,7 +22,7 @@ from sf_mobile.export.common import (
 from sf_mobile.export.executorch.options import ExecuTorchOptions, Quant, VisionQuant
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
-from sf_mobile.parity.bundle import compute_reference, make_inputs, write_bundle
+from sf_mobile.parity.bundle import compute_reference, reference_run, write_bundle
 from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.eager import EagerBackend
@@ -79,9 +79,10 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
             loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
         model = loaded.model
         with progress.stage("parity inputs and float reference"):
-            inputs = make_inputs(loaded, export_frames(config), request.question, PARITY_DECODE_STEPS)
             float_backend = EagerBackend(model, config.sampling.max_frames, max_context, max_seq_len)
-            reference = compute_reference(float_backend, inputs, PARITY_DECODE_STEPS, progress.note)
+            inputs, reference = reference_run(
+                float_backend, loaded.codec, export_frames(config), request.question, PARITY_DECODE_STEPS, progress.note
+            )
             del float_backend
         with progress.stage("build method modules" + (" and quantize" if quantized else "")):
             modules = build_method_modules(model, options, ExecuTorchDecoderStep, max_context)

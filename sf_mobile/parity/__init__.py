@@ -5,7 +5,7 @@
 - `compare`: outputs vs reference -> `ParityReport`, gated by `tolerances`
 """
 
-from sf_mobile.parity.bundle import compute_reference, make_inputs, read_bundle, write_bundle
+from sf_mobile.parity.bundle import compute_reference, make_inputs, read_bundle, reference_run, write_bundle
 from sf_mobile.parity.compare import ComponentResult, ParityReport, compare
 from sf_mobile.parity.data import ParityInputs, ReferenceOutputs
 from sf_mobile.parity.driver import BackendOutputs, StageTimings, run_backend
@@ -26,6 +26,7 @@ __all__ = [
     "compute_reference",
     "is_gated",
     "make_inputs",
+    "reference_run",
     "read_bundle",
     "run_backend",
     "tolerance",

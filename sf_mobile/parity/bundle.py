@@ -20,7 +20,7 @@ import torch
 from sf_mobile.checkpoints import LoadedModel
 from sf_mobile.errors import SfError
 from sf_mobile.parity.data import ParityInputs, ReferenceOutputs
-from sf_mobile.parity.driver import Report, greedy_decode, no_report, prompt_embeddings, run_backend
+from sf_mobile.parity.driver import Report, decode_step, greedy_decode, no_report, prefill, prompt_embeddings, run_backend
 from sf_mobile.parity.tolerances import tolerances_for
 from sf_mobile.runtimes.base import GraphBackend
 from sf_mobile.runtimes.eager import EagerBackend
@@ -46,6 +46,36 @@ def make_inputs(loaded: LoadedModel, frames: torch.Tensor, question: str, num_fo
     embeds = prompt_embeddings(backend, ids.prefix, ids.suffix, visual)
     forced, _, _ = greedy_decode(backend, embeds, num_forced)  # no stop ids: always num_forced tokens
     return dataclasses.replace(inputs, forced_tokens=forced)
+
+
+def reference_run(
+    backend: GraphBackend, codec, frames: torch.Tensor, question: str, num_forced: int = 16, report: Report = no_report
+) -> tuple[ParityInputs, ReferenceOutputs]:
+    """`make_inputs` and `compute_reference` in ONE pass of the reference backend.
+
+    Teacher forcing the reference's own greedy tokens feeds it exactly what its greedy decode fed
+    it, so the greedy run already yields the teacher-forced logits: the second pass (a whole
+    vision + prefill, minutes at real size) computed nothing new. Equal to the two-pass result
+    (tested)."""
+    ids = codec.encode(question)
+    inputs = ParityInputs(frames=frames, question=question, prefix_ids=ids.prefix, suffix_ids=ids.suffix, forced_tokens=[])
+    report(f"{backend.name}: vision encoder on {frames.shape[0]} frames")
+    visual = backend.vision_encoder(inputs.packed_frames).detach()
+    embeds = prompt_embeddings(backend, ids.prefix, ids.suffix, visual)
+    backend.reset()
+    logits = prefill(backend, embeds, report)
+    prefill_last = logits
+    report(f"{backend.name}: greedy decode, {num_forced} steps")
+    tokens, rows = [], []
+    for step in range(num_forced):
+        tokens.append(int(torch.argmax(logits)))
+        logits = decode_step(backend, tokens[-1], embeds.shape[1] + step)  # the logits after feeding it
+        rows.append(logits)
+    decode_logits = torch.stack(rows) if rows else torch.empty(0, prefill_last.shape[0])
+    reference = ReferenceOutputs(
+        visual=visual, prefill_last_logits=prefill_last, decode_logits=decode_logits, greedy_tokens=list(tokens)
+    )
+    return dataclasses.replace(inputs, forced_tokens=list(tokens)), reference
 
 
 def compute_reference(
