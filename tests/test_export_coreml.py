@@ -133,6 +133,8 @@ def test_a_short_last_chunk_is_completed_and_a_short_prompt_runs_row_by_row(fp16
     # fp16 state and compute on both paths; the same positions see the same cache
     assert torch.allclose(chunked, row_by_row, atol=5e-2), (chunked - row_by_row).abs().max()
     assert int(chunked.argmax()) == int(row_by_row.argmax())
+    with pytest.raises(SfError, match="no rows"):
+        backend.text_decoder(torch.zeros(1, 0, 64), torch.arange(0))
     with pytest.raises(SfError, match="more than the prefill chunk"):
         backend.text_decoder(torch.zeros(1, 65, 64), torch.arange(65))
 

@@ -156,6 +156,8 @@ class CoreMLBackend:
     def text_decoder(self, embeds: torch.Tensor, cache_position: torch.Tensor) -> torch.Tensor:
         """[1, S, D] at slots cache_position (consecutive) -> logits [1, 1, V] after the last row."""
         rows = embeds[0].to(torch.float32).numpy().astype(np.float16)  # [S, D]
+        if rows.shape[0] == 0:
+            raise SfError("text_decoder got no rows", "pass at least one embedding row")
         count, start = rows.shape[0], int(cache_position[0])
         if count > self.chunk:
             raise SfError(f"text_decoder got {count} rows, more than the prefill chunk {self.chunk}", "prefill in chunks")

@@ -86,5 +86,7 @@ def _read_state(a: Args):
 
 @register("coreml_update_state")
 def _update_state(a: Args):
-    a["state"][...] = a["value"]  # in place, so the caller's state array carries it to the next call
+    # The copy semantics of the op, for callers of the registry. MilEvaluator.predict does not call
+    # this: it rebinds the state to `value` without a copy and writes it back once per call.
+    a["state"][...] = a["value"]
     return a["value"]
