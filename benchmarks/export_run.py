@@ -1,6 +1,6 @@
 """Shared by the real-size export benchmarks: run `sf-export` in a child process, measure, record.
 
-The child process is measured alone (its peak RSS from getrusage), then the manifest it wrote gives
+The child process is measured alone (its peak RSS: getrusage and its own per-stage marks), then the manifest it wrote gives
 the artifact sizes and parity; with --record a Markdown row and the raw JSON go to results/.
 """
 
@@ -35,6 +35,15 @@ def stages_cell(stdout: str) -> str:
     return ""
 
 
+def reported_peak_gib(stdout: str) -> float:
+    """The child's own per-stage high-water marks ("peak RSS: 19.9 GiB (in 'stage')"): it resets the
+    kernel's mark at each stage, so getrusage alone can miss an earlier stage's peak."""
+    for line in stdout.splitlines():
+        if line.strip().startswith("peak RSS:"):
+            return float(line.split(":", 1)[1].split()[0])
+    return 0.0
+
+
 def run_export_benchmark(module: str, target: str, table: str, header: str, artifact_cell, argv=None) -> int:
     """`artifact_cell(manifest) -> str` gives the target's size column(s)."""
     parser = argparse.ArgumentParser(description=f"real-size sf-export --target {target}: time, peak RSS, sizes")
@@ -47,7 +56,7 @@ def run_export_benchmark(module: str, target: str, table: str, header: str, arti
     start = time.perf_counter()
     proc = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # stderr (progress) passes through
     wall = time.perf_counter() - start
-    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    peak_gib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, reported_peak_gib(proc.stdout))
     print(proc.stdout)
     manifest_path = out / "sf_manifest.json"
     if not manifest_path.is_file():

@@ -13,6 +13,7 @@ import torch
 
 from sf_mobile.checkpoints import LoadedModel
 from sf_mobile.config import ModelConfig, SamplingConfig, SamplingStrategy
+from sf_mobile.export import memory
 
 DEFAULT_QUESTION = "Describe what happens in the video."
 PARITY_DECODE_STEPS = 16
@@ -40,6 +41,12 @@ class ExportResult:
     reports: list  # [ParityReport]
     timings: dict[str, float]
     details: dict[str, object] = field(default_factory=dict)  # e.g. {"delegation": ...}: one summary line each
+    peaks: dict[str, float] = field(default_factory=dict)  # stage -> its own peak RSS in GiB (Linux)
+
+    @property
+    def peak(self) -> tuple[str, float] | None:
+        """(stage, GiB) of the stage with the highest peak RSS, None where not measured."""
+        return max(self.peaks.items(), key=lambda item: item[1]) if self.peaks else None
 
     @property
     def passed(self) -> bool:
@@ -48,10 +55,12 @@ class ExportResult:
 
 @dataclass
 class Progress:
-    """Numbered stage lines on stderr with the time each took: long exports show where they are."""
+    """Numbered stage lines on stderr with the time and peak RSS of each: long exports show where
+    they are, and which stage holds the memory."""
 
     total: int
     timings: dict[str, float] = field(default_factory=dict)
+    peaks: dict[str, float] = field(default_factory=dict)  # GiB, where the OS can say (memory.py)
     _count: int = 0
     _last_note: float = 0.0
 
@@ -66,11 +75,16 @@ class Progress:
     def stage(self, name: str):
         self._count += 1
         print(f"[{self._count}/{self.total}] {name} ...", file=sys.stderr, flush=True)
+        measured = memory.reset_peak()
         start = time.perf_counter()
         yield
         elapsed = time.perf_counter() - start
         self.timings[name] = round(elapsed, 2)
-        print(f"      {name}: {elapsed:.1f} s", file=sys.stderr, flush=True)
+        peak = memory.peak_rss_gib() if measured else None
+        if peak is not None:
+            self.peaks[name] = round(peak, 2)
+        shown = f", peak RSS {peak:.1f} GiB" if peak is not None else ""
+        print(f"      {name}: {elapsed:.1f} s{shown}", file=sys.stderr, flush=True)
 
 
 def export_frames(config: ModelConfig) -> torch.Tensor:

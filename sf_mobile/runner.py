@@ -11,6 +11,7 @@ import torch
 from sf_mobile.checkpoints import WeightsOrigin, load_or_build, resolve_config
 from sf_mobile.errors import SfError
 from sf_mobile.model.generation import SamplingParams, generate
+from sf_mobile.model.slowfast_llava import EAGER_FRAMES_PER_PASS
 from sf_mobile.video import load_video, resize_frames, sample_clip_path
 
 
@@ -60,7 +61,7 @@ def answer(
         )
 
     start = time.perf_counter()
-    features = model.frame_features(frames)
+    features = model.frame_features(frames, EAGER_FRAMES_PER_PASS)
     vision_s = time.perf_counter() - start
     start = time.perf_counter()
     visual = model.visual_tokens(features)

@@ -370,6 +370,76 @@ def test_cache_writes_are_in_place_when_nothing_sees_the_old_value(monkeypatch):
     assert decisions == [False]  # the old value is read later: copy
 
 
+def _attention_chain(shape, dtype):
+    @_program(mb.TensorSpec(shape=shape, dtype=dtype), mb.TensorSpec(shape=shape, dtype=dtype))
+    def prog(q, k):
+        scores = mb.matmul(x=q, y=k, transpose_y=True)  # [B, L, L]
+        return mb.softmax(x=mb.mul(x=scores, y=np.array(0.125, np.float32 if dtype == types.fp32 else np.float16)), axis=-1)
+
+    return prog
+
+
+@pytest.mark.parametrize("dtype", [types.fp32, types.fp16])
+def test_attention_chain_holds_one_score_buffer(dtype):
+    # matmul -> mul -> softmax on [8, 512, 512] (8 MiB of float32): the mul and the softmax write into
+    # their dead input and fp16 rounding happens in place, so a run holds about one score tensor
+    # (copies at each op and a whole-tensor rounding held 3-4, what ran a 128-frame vision tower
+    # out of memory).
+    import tracemalloc
+
+    np_dtype = np.float32 if dtype == types.fp32 else np.float16
+    q, k = (rng.standard_normal((8, 512, 16)).astype(np_dtype) for _ in range(2))
+    ev = MilEvaluator(_attention_chain(q.shape, dtype))
+    ev.predict({"q": q, "k": k})  # constants computed outside the measurement
+    tracemalloc.start()
+    try:
+        out = next(iter(ev.predict({"q": q, "k": k}).values()))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    score_bytes = 8 * 512 * 512 * 4
+    assert peak < 1.6 * score_bytes, f"peak {peak / score_bytes:.2f} score tensors"
+    scores = torch.from_numpy(q.astype(np.float32)) @ torch.from_numpy(k.astype(np.float32)).transpose(1, 2)
+    expected = torch.softmax(scores * 0.125, -1).numpy()
+    if dtype == types.fp32:
+        np.testing.assert_allclose(out, expected, **FP32_TOL)
+    else:
+        assert _rel_l2(out, expected) < FP16_REL_L2
+
+
+def test_in_place_ops_leave_inputs_and_constants_alone():
+    # x_in is read by two ops and dead after the second; c is a constant dead after its only reader:
+    # neither may serve as an output buffer (the caller's array, the next run's weights).
+    c = rng.standard_normal((4, 5)).astype(np.float32)
+
+    @_program(mb.TensorSpec(shape=(4, 5)))
+    def prog(x_in):
+        return mb.add(x=mb.mul(x=c, y=x_in), y=mb.softmax(x=x_in, axis=-1))
+
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    x_before = x.copy()
+    ev = MilEvaluator(prog)
+    first = _run_same(ev, x)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(_run_same(ev, x), first)  # the constant is intact
+    expected = c * x + torch.softmax(torch.from_numpy(x), -1).numpy()
+    np.testing.assert_allclose(first, expected, **FP32_TOL)
+
+
+def _run_same(ev, x):
+    return next(iter(ev.predict({"x_in": x}).values()))
+
+
+def test_round_fp16_in_place_matches_casting_across_chunks():
+    from sf_mobile.runtimes.mil.evaluator import ROUND_CHUNK, round_fp16_in_place
+
+    x = (rng.standard_normal(ROUND_CHUNK + 17) * 1e3).astype(np.float32)
+    x[:3] = [70000.0, -1e-8, 65519.0]  # overflow to inf, underflow, the largest value that rounds down
+    expected = x.astype(np.float16).astype(np.float32)
+    assert round_fp16_in_place(x) is x
+    np.testing.assert_array_equal(x, expected)
+
+
 X = np.linspace(-2, 2, 24, dtype=np.float32).reshape(2, 3, 4)
 MEAN, VARIANCE = np.array([0.1, 0.2, 0.3], np.float32), np.array([1.0, 2.0, 3.0], np.float32)  # per channel (dim 1)
 IDX = np.array([[[2, 0, 1, 3]] * 3, [[1, 1, 0, 2]] * 3], np.int32)  # [2, 3, 4], values along the last axis

@@ -160,6 +160,15 @@ def test_frame_encoder_packed_and_unpacked_agree(loaded):
     torch.testing.assert_close(FrameEncoder(model, frames_count, packed=True)(packed), expected, rtol=0, atol=0)
 
 
+def test_frames_in_passes_give_the_features_of_one_pass(loaded):
+    # Eager runs push a few frames at a time through the tower (memory); the frames are independent.
+    model, frames = loaded.model, _frames(loaded.config)
+    whole = model.frame_features(frames)
+    for per_pass in (1, 4):
+        torch.testing.assert_close(model.frame_features(frames, per_pass), whole, **FP32)
+    torch.testing.assert_close(FrameEncoder(model, len(frames), frames_per_pass=4)(frames), model.encode_frames(frames)[None], **FP32)
+
+
 def test_token_embedding_module(loaded):
     ids = torch.tensor([[1, 2, 3, 300]])
     torch.testing.assert_close(TokenEmbedding(loaded.model)(ids), loaded.model.embed_tokens(ids), rtol=0, atol=0)

@@ -202,6 +202,26 @@ def test_driver_follows_the_device_sequence(loaded, inputs):
     assert t.prefill_tokens_per_s == pytest.approx(prompt_len / t.prefill_ms * 1000)
 
 
+def test_eager_prefill_rows_are_capped_without_changing_the_logits(loaded, inputs, monkeypatch):
+    # The reference's memory is bounded by calls of at most EAGER_PREFILL_ROWS rows (its attention
+    # spans the whole cache); the logits are those of one call, up to fp32 summation order.
+    from sf_mobile.parity.driver import prefill
+    from sf_mobile.runtimes import eager
+
+    one_call = EagerBackend(loaded.model, FRAMES, max_context=CONTEXT, max_seq_len=CONTEXT)
+    embeds = _prompt_embeds(loaded, inputs)
+    assert one_call.max_seq_len == CONTEXT  # under the cap: the whole prompt in one call
+    whole = prefill(one_call, embeds)
+    monkeypatch.setattr(eager, "EAGER_PREFILL_ROWS", 7)
+    capped = EagerBackend(loaded.model, FRAMES, max_context=CONTEXT, max_seq_len=CONTEXT)
+    assert capped.max_seq_len == 7
+    calls = []
+    original = capped.text_decoder
+    capped.text_decoder = lambda e, p: calls.append(e.shape[1]) or original(e, p)
+    torch.testing.assert_close(prefill(capped, embeds), whole, rtol=1e-4, atol=1e-4)  # fp32, another summation order
+    assert max(calls) == 7 and sum(calls) == embeds.shape[1]
+
+
 def test_eager_backend_rejects_chunks_longer_than_max_seq_len(loaded):
     backend = _backend(loaded)
     with pytest.raises(SfError, match="max_seq_len"):

@@ -32,7 +32,7 @@ from sf_mobile.parity.bundle import compute_reference, reference_run, write_bund
 from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.coreml import EMBEDDINGS_NAME, LM_NAME, VISION_NAME
-from sf_mobile.runtimes.eager import EagerBackend
+from sf_mobile.runtimes.eager import EAGER_PREFILL_ROWS, EagerBackend
 
 MACOS_NOTE = (
     "parity ran through the MIL evaluator (numpy, every op rounded to fp16); Core ML predictions on "
@@ -50,7 +50,8 @@ class FixedVisionBackend(EagerBackend):
         self.visual = visual
         self.embedding = TokenEmbedding(model)
         self.decoder = DecoderStep(model, context)
-        self.max_context = self.max_seq_len = context
+        self.max_context = context
+        self.max_seq_len = min(context, EAGER_PREFILL_ROWS)
 
     def vision_encoder(self, frames: torch.Tensor) -> torch.Tensor:
         return self.visual.clone()
@@ -120,8 +121,9 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
             loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
         model = loaded.model
         with progress.stage("parity inputs and float reference"):
-            # The reference prefills in one call: its math does not depend on the chunking, and at
-            # real size 64-row chunks over the whole fp32 cache cost many minutes more.
+            # The reference prefills in EAGER_PREFILL_ROWS-row calls, not in the package's chunks:
+            # its math does not depend on the chunking, and 64-row chunks over the whole fp32 cache
+            # cost many minutes more at real size.
             float_backend = EagerBackend(model, frames, context, context)
             inputs, reference = reference_run(
                 float_backend, loaded.codec, export_frames(config), request.question, PARITY_DECODE_STEPS, progress.note
@@ -232,4 +234,4 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
         )
         write_manifest(staging, manifest)
     details = {"compression": report.summary(), "compute units": options.compute_units.per_model(), "parity engine": parity_engine()}
-    return ExportResult(out=request.out, manifest=manifest, reports=reports, timings=progress.timings, details=details)
+    return ExportResult(out=request.out, manifest=manifest, reports=reports, timings=progress.timings, peaks=progress.peaks, details=details)

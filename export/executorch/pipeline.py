@@ -159,6 +159,6 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
         out=request.out,
         manifest=manifest,
         reports=reports,
-        timings=progress.timings,
+        timings=progress.timings, peaks=progress.peaks,
         details={"delegation": stats.to_dict()},
     )

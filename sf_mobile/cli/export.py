@@ -56,8 +56,16 @@ def format_summary(result) -> str:
         lines.append(f"  {name}: {value}")
     for report in result.reports:
         lines.extend("  " + line for line in report.summary_lines())
-    lines.append("  stages: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items()))
+    lines.append("  stages: " + ", ".join(_stage(result, name, seconds) for name, seconds in result.timings.items()))
+    if result.peak is not None:
+        stage, gib = result.peak
+        lines.append(f"  peak RSS: {gib:.1f} GiB (in '{stage}')")
     return "\n".join(lines)
+
+
+def _stage(result, name: str, seconds: float) -> str:
+    peak = result.peaks.get(name)
+    return f"{name} {seconds:.1f} s" + (f" / {peak:.1f} GiB" if peak is not None else "")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,14 +14,16 @@ class FrameEncoder(nn.Module):
     """uint8 frames -> SlowFast visual embeddings [1, N_vis, D] for exactly `num_frames` frames.
 
     packed=False takes [T, 3, S, S]; packed=True takes one tall CHW image [3, T*S, S] (the form
-    the ExecuTorch multimodal runner hands over) and unpacks it in-graph.
+    the ExecuTorch multimodal runner hands over) and unpacks it in-graph. `frames_per_pass` is for
+    eager runs only: exporters leave it None.
     """
 
-    def __init__(self, model: SlowFastLlava, num_frames: int, packed: bool = False):
+    def __init__(self, model: SlowFastLlava, num_frames: int, packed: bool = False, frames_per_pass: int | None = None):
         super().__init__()
         self.model = model
         self.num_frames = num_frames
         self.packed = packed
+        self.frames_per_pass = frames_per_pass  # eager runs only (SlowFastLlava.frame_features)
         self.image_size = model.config.vision.image_size
 
     def example_input(self) -> torch.Tensor:
@@ -32,7 +34,7 @@ class FrameEncoder(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         if self.packed:  # [3, T*S, S] -> [T, 3, S, S]
             frames = frames.view(3, self.num_frames, self.image_size, self.image_size).permute(1, 0, 2, 3)
-        return self.model.encode_frames(frames).unsqueeze(0)
+        return self.model.encode_frames(frames, self.frames_per_pass).unsqueeze(0)
 
 
 def pack_frames(frames: torch.Tensor) -> torch.Tensor:

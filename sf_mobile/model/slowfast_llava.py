@@ -16,6 +16,7 @@ from sf_mobile.model.towers import VisionTower, build_llm, build_projector
 from sf_mobile.tokenizer import PromptIds
 
 DEFAULT_SEED = 0
+EAGER_FRAMES_PER_PASS = 8  # frames per vision-tower pass in eager runs (~0.3 GB of SigLIP attention)
 
 
 class SlowFastLlava(nn.Module):
@@ -35,9 +36,16 @@ class SlowFastLlava(nn.Module):
         """uint8 [T, 3, S, S] -> float32 [T, 3, S, S] as the vision tower was trained on."""
         return frames.to(torch.float32) * self.pixel_scale + self.pixel_shift
 
-    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 [T, 3, S, S] -> vision features [T, g*g, C_vision]."""
-        return self.vision_tower(self.normalize(frames))
+    def frame_features(self, frames: torch.Tensor, frames_per_pass: int | None = None) -> torch.Tensor:
+        """uint8 [T, 3, S, S] -> vision features [T, g*g, C_vision].
+
+        `frames_per_pass` bounds the memory of eager runs: the tower's attention scores are
+        [frames, heads, g*g, g*g] (4.4 GB in fp32 for 128 SigLIP frames at once), and frames are
+        independent, so passes of a few frames give the same features. Exporters leave it None:
+        a Python loop here would be unrolled into one tower per pass in the graph."""
+        if frames_per_pass is None or frames.shape[0] <= frames_per_pass:
+            return self.vision_tower(self.normalize(frames))
+        return torch.cat([self.vision_tower(self.normalize(part)) for part in frames.split(frames_per_pass)])
 
     def visual_tokens(self, features: torch.Tensor) -> torch.Tensor:
         """Vision features [T, g*g, C_vision] -> visual embeddings [N_vis, D] (slow first)."""
@@ -45,9 +53,9 @@ class SlowFastLlava(nn.Module):
             return slowfast.pool(self.projector(features), self.config.slowfast)
         return self.projector(slowfast.pool(features, self.config.slowfast))
 
-    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 [T, 3, S, S] -> visual embeddings [N_vis, D]."""
-        return self.visual_tokens(self.frame_features(frames))
+    def encode_frames(self, frames: torch.Tensor, frames_per_pass: int | None = None) -> torch.Tensor:
+        """uint8 [T, 3, S, S] -> visual embeddings [N_vis, D] (frames_per_pass: see frame_features)."""
+        return self.visual_tokens(self.frame_features(frames, frames_per_pass))
 
     def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         """token ids [..., S] -> embeddings [..., S, D]."""

@@ -10,11 +10,21 @@ import torch
 
 from sf_mobile.errors import SfError
 from sf_mobile.exportable import DecoderStep, FrameEncoder, TokenEmbedding
-from sf_mobile.model.slowfast_llava import SlowFastLlava
+from sf_mobile.model.slowfast_llava import EAGER_FRAMES_PER_PASS, SlowFastLlava
+
+
+# Rows per eager prefill call. Attention here spans the whole fp32 cache, so one call's scores are
+# [1, H, rows, ctx]: 11 GB for a 9.3K-token prompt in one call at the 1b preset (128 frames), 0.6 GB
+# per 512 rows. The attention work is the same either way (every call spans the cache) and 512-row
+# matmuls run as fast as longer ones; it is 64-row chunks that cost minutes more at real size.
+EAGER_PREFILL_ROWS = 512
 
 
 class EagerBackend:
-    """`SlowFastLlava` run eagerly with the exported graphs' signatures and limits."""
+    """`SlowFastLlava` run eagerly with the exported graphs' signatures and limits.
+
+    `max_seq_len` (the rows the driver feeds per call) is the graph's own bound, capped at
+    EAGER_PREFILL_ROWS to bound the reference's memory."""
 
     name = "pytorch-eager"
 
@@ -25,7 +35,7 @@ class EagerBackend:
                 "use a prefill chunk no longer than the KV cache",
             )
         self._attach(
-            FrameEncoder(model, num_frames, packed=True),
+            FrameEncoder(model, num_frames, packed=True, frames_per_pass=EAGER_FRAMES_PER_PASS),
             TokenEmbedding(model),
             DecoderStep(model, max_context),  # owns its own KV cache buffers
             max_seq_len,
@@ -45,7 +55,7 @@ class EagerBackend:
         self.decoder = decoder
         self.num_frames = encoder.num_frames
         self.max_context = decoder.max_context
-        self.max_seq_len = max_seq_len
+        self.max_seq_len = min(max_seq_len, EAGER_PREFILL_ROWS)
 
     @torch.inference_mode()
     def vision_encoder(self, frames: torch.Tensor) -> torch.Tensor:

@@ -41,13 +41,36 @@ class _Value:
     fp16: bool
     shape: tuple[int | None, ...] | None  # None: not a tensor or scalar (left unchecked)
 
-    def hold(self, value: Any) -> Any:
-        """`value` rounded to the declared dtype, in its container dtype."""
+    def hold(self, value: Any, owned: bool = False) -> Any:
+        """`value` rounded to the declared dtype, in its container dtype. `owned`: the array is the
+        op's own new float32 result (no other name holds it), so fp16 rounding may happen in place."""
         if self.dtype is None:
             return value
         if self.fp16:
+            if owned:
+                return round_fp16_in_place(value)
             return np.asarray(value, dtype=np.float16).astype(np.float32)
         return np.asarray(value, dtype=self.dtype)
+
+
+ROUND_CHUNK = 1 << 20  # elements rounded per step in place: a bounded fp16 temporary (2 MiB)
+
+
+def round_fp16_in_place(x: np.ndarray) -> np.ndarray:
+    """float32 x rounded to fp16 values in place, a chunk at a time: rounding a 4.4 GB attention
+    tensor the plain way holds 11 GB at once (x, its fp16 copy, the widened copy)."""
+    flat = x.reshape(-1)  # a view: callers pass C-contiguous arrays
+    for start in range(0, flat.size, ROUND_CHUNK):
+        part = flat[start:start + ROUND_CHUNK]
+        part[...] = part.astype(np.float16)
+    return x
+
+
+def _writable_float32(x: Any) -> bool:
+    return (
+        isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.owndata
+        and x.flags.writeable and x.flags.c_contiguous
+    )
 
 
 @dataclass(frozen=True)
@@ -110,7 +133,8 @@ class MilEvaluator:
         self._dead_after = _last_readers(self._steps, set(self.output_names))
         self._keep = _static_needed(self._steps, self.output_names)
         self._static: dict[str, Any] | None = None
-        self._writes = _StateWrites(self._steps, self.state_names, lambda: self._static or {})
+        self._constant_id_set: frozenset[int] | None = None
+        self._writes = _StateWrites(self._steps, self.state_names)
 
     # --- building ----------------------------------------------------------------------------------
 
@@ -141,7 +165,10 @@ class MilEvaluator:
         """Outputs by name, in their declared dtypes. Writes to states land in `state`'s arrays in place
         (a fresh zero state is used, and dropped, when `state` is None)."""
         env = dict(self._static_values())
-        env.update(self._bind_inputs(inputs))
+        given = self._bind_inputs(inputs)
+        env.update(given)
+        # arrays no op may overwrite: the constants and the caller's own input arrays
+        protected = self._constant_ids() | {id(v) for v in given.values()}
         state = self.make_state() if state is None else state
         # Each state is widened once per call and written back once at the end; in between,
         # coreml_update_state rebinds it to the written array instead of copying (see _StateWrites).
@@ -153,15 +180,23 @@ class MilEvaluator:
                 value = env[dict(step.inputs)["value"]]
                 current[dict(step.inputs)["state"]] = env[dict(step.inputs)["state"]] = value
                 env[step.outputs[0].name] = value
-            elif step.op.op_type == "slice_update" and self._writes.may_mutate(index, step, dead, env, current):
+            elif step.op.op_type == "slice_update" and self._writes.may_mutate(index, step, dead, env, current, protected):
                 env[step.outputs[0].name] = ops.slice_update_into(_args(step, env), env[dict(step.inputs)["x"]])
+            elif step.op.op_type in ops.IN_PLACE_OPS:
+                _run(step, env, self.function, out=_reusable_x(step, dead, env, current, protected))
             else:
                 _run(step, env, self.function)
             for name in dead:
                 del env[name]
         for name, value in current.items():
             np.copyto(state[name], value, casting="unsafe")  # values are fp16-exact: no rounding here
-        return {n: np.asarray(env[n]).astype(self._output_dtypes[n]) for n in self.output_names}
+        # outputs are the run's own arrays unless a constant or an input is returned as is
+        return {n: np.asarray(env[n]).astype(self._output_dtypes[n], copy=id(env[n]) in protected) for n in self.output_names}
+
+    def _constant_ids(self) -> frozenset[int]:
+        if self._constant_id_set is None:
+            self._constant_id_set = frozenset(id(v) for v in self._static_values().values())
+        return self._constant_id_set
 
     def constant_values(self) -> dict[str, np.ndarray]:
         """The constant-only values a run reads (const, decompressed constexpr_*, ops of them) by Var
@@ -262,8 +297,7 @@ class _StateWrites:
     input is not read after this op, no other live name holds the same array, it is no constant, and
     if it is a state's current value, that state is updated again before anything reads it."""
 
-    def __init__(self, steps: list[_Step], state_names: list[str], constants):
-        self._constants = constants
+    def __init__(self, steps: list[_Step], state_names: list[str]):
         self._states = set(state_names)
         self._updates: dict[str, list[int]] = {n: [] for n in state_names}
         self._reads: dict[str, list[int]] = {n: [] for n in state_names}
@@ -274,14 +308,10 @@ class _StateWrites:
             elif kind == "read_state":
                 self._reads[refs["input"]].append(index)
 
-    def may_mutate(self, index: int, step: _Step, dead: list[str], env: dict[str, Any], current: dict[str, Any]) -> bool:
+    def may_mutate(self, index: int, step: _Step, dead: list[str], env: dict[str, Any], current: dict[str, Any], protected) -> bool:
         name = dict(step.inputs)["x"]
         x = env[name]
-        if name not in dead or not isinstance(x, np.ndarray):
-            return False
-        if any(v is x for k, v in env.items() if k != name and k not in self._states):
-            return False
-        if any(v is x for v in self._constants().values()):
+        if not isinstance(x, np.ndarray) or not _sole_holder(name, x, dead, env, protected, self._states):
             return False
         for state, value in current.items():
             if value is x and not self._rewritten_before_read(state, index):
@@ -294,13 +324,34 @@ class _StateWrites:
         return update is not None and (read is None or update < read)
 
 
-def _args(step: _Step, env: dict[str, Any]) -> ops.Args:
-    return ops.Args(step.op, {p: env[ref] if isinstance(ref, str) else [env[n] for n in ref] for p, ref in step.inputs})
+def _sole_holder(name: str, x: np.ndarray, dead: list[str], env: dict[str, Any], protected, skip=()) -> bool:
+    """True when no step reads `name` after this one, no other live name (outside `skip`) holds the
+    same array, and it is neither a constant nor a caller's input (`protected` ids): then the
+    array may be overwritten."""
+    if name not in dead or id(x) in protected:
+        return False
+    return not any(v is x for k, v in env.items() if k != name and k not in skip)
 
 
-def _run(step: _Step, env: dict[str, Any], function: str) -> None:
+def _reusable_x(step: _Step, dead: list[str], env: dict[str, Any], current: dict[str, Any], protected) -> np.ndarray | None:
+    """The op's input `x` as a buffer for its result, when nothing can see the old value."""
+    name = dict(step.inputs).get("x")
+    x = env.get(name) if isinstance(name, str) else None
+    if not _writable_float32(x) or step.outputs[0].dtype != np.float32:
+        return None
+    if not _sole_holder(name, x, dead, env, protected) or any(v is x for v in current.values()):
+        return None
+    return x
+
+
+def _args(step: _Step, env: dict[str, Any], out: np.ndarray | None = None) -> ops.Args:
+    return ops.Args(step.op, {p: env[ref] if isinstance(ref, str) else [env[n] for n in ref] for p, ref in step.inputs}, out)
+
+
+def _run(step: _Step, env: dict[str, Any], function: str, out: np.ndarray | None = None) -> None:
+    args = _args(step, env, out)
     try:
-        result = step.fn(_args(step, env))
+        result = step.fn(args)
     except Exception as e:  # numpy's message alone does not say which op failed
         e.add_note(f"while evaluating MIL op '{step.op.name}' ({step.op.op_type}) in function '{function}'")
         raise
@@ -308,7 +359,10 @@ def _run(step: _Step, env: dict[str, Any], function: str) -> None:
     for spec, value in zip(step.outputs, result if isinstance(result, tuple) else (result,)):
         # Every value in `env` is already rounded to its dtype, so an op that only moves values
         # needs no rounding pass (the pass costs more than the op on a 1b attention tensor).
-        held = value if moves_data and isinstance(value, np.ndarray) and value.dtype == spec.dtype else spec.hold(value)
+        if moves_data and isinstance(value, np.ndarray) and value.dtype == spec.dtype:
+            held = value
+        else:
+            held = spec.hold(value, owned=_writable_float32(value) and (value is out or not args.holds(value)))
         if spec.shape is not None and not _shape_matches(spec.shape, np.shape(held)):
             raise AssertionError(
                 f"MIL evaluator bug: op '{step.op.name}' ({step.op.op_type}) gave shape {np.shape(held)}, "

@@ -16,4 +16,7 @@ OPS: dict[str, OpFn] = {**ops_math.OPS, **ops_nn.OPS, **ops_tensor.OPS, **ops_co
 
 SUPPORTED_OPS: frozenset[str] = frozenset(OPS)
 
-__all__ = ["OPS", "SUPPORTED_OPS", "Args", "OpFn", "slice_update_into"]
+# ops that may write their result into a dead input `x` offered as Args.out
+IN_PLACE_OPS: frozenset[str] = ops_math.IN_PLACE_BINARY | ops_math.IN_PLACE_UNARY | {"softmax"}
+
+__all__ = ["IN_PLACE_OPS", "OPS", "SUPPORTED_OPS", "Args", "OpFn", "slice_update_into"]

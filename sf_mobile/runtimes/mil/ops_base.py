@@ -15,13 +15,27 @@ import numpy as np
 
 
 class Args:
-    """One op's input values (numpy arrays, lists of arrays, or str) by MIL parameter name."""
+    """One op's input values (numpy arrays, lists of arrays, or str) by MIL parameter name.
 
-    __slots__ = ("op", "_values")
+    `out` is a float32 buffer the op may write its result into (the input `x`, when the evaluator
+    knows nothing reads it afterwards), or None. Ops that can compute in place take it through
+    `out_for(shape)`; the others ignore it. On a 1b vision tower at 128 frames one attention score
+    tensor is 4.4 GB, so a copy per op is the difference between fitting in memory and not."""
 
-    def __init__(self, op: Any, values: dict[str, Any]):
+    __slots__ = ("op", "_values", "out")
+
+    def __init__(self, op: Any, values: dict[str, Any], out: np.ndarray | None = None):
         self.op = op  # the coremltools Operation, for its name and declared output types
         self._values = values
+        self.out = out
+
+    def out_for(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The reusable buffer when the result has exactly its shape (no broadcasting beyond x)."""
+        return self.out if self.out is not None and self.out.shape == tuple(shape) else None
+
+    def holds(self, array: Any) -> bool:
+        """Whether `array` is one of the input values itself (an op that returned its input)."""
+        return any(v is array or (isinstance(v, list) and any(e is array for e in v)) for v in self._values.values())
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]

@@ -32,12 +32,23 @@ _BINARY = {
 }
 
 
-def _binary(ufunc):
-    return lambda a: ufunc(a["x"], a["y"])
+# float arithmetic that may write into a dead `x` (Args.out): same ufunc, same float32 result
+IN_PLACE_BINARY = frozenset({"add", "sub", "mul", "real_div", "maximum", "minimum"})
+
+
+def _binary(ufunc, in_place: bool):
+    if not in_place:
+        return lambda a: ufunc(a["x"], a["y"])
+
+    def run(a: Args):
+        x, y = a["x"], a["y"]
+        return ufunc(x, y, out=a.out_for(np.broadcast_shapes(np.shape(x), np.shape(y))))
+
+    return run
 
 
 for _name, _ufunc in _BINARY.items():
-    register(_name)(_binary(_ufunc))
+    register(_name)(_binary(_ufunc, _name in IN_PLACE_BINARY))
 
 
 def erf(x: np.ndarray) -> np.ndarray:
@@ -85,12 +96,17 @@ _UNARY = {
 }
 
 
-def _unary(fn):
-    return lambda a: fn(a["x"])
+IN_PLACE_UNARY = frozenset({"exp", "tanh", "sqrt", "square", "abs"})  # numpy ufuncs taking out=
+
+
+def _unary(fn, in_place: bool):
+    if not in_place:
+        return lambda a: fn(a["x"])
+    return lambda a: fn(a["x"], out=a.out_for(np.shape(a["x"])))
 
 
 for _name, _fn in _UNARY.items():
-    register(_name)(_unary(_fn))
+    register(_name)(_unary(_fn, _name in IN_PLACE_UNARY))
 
 
 # default epsilons of the iOS15 defs, used when a program leaves them out
@@ -174,12 +190,16 @@ def _gelu(a: Args):
 
 @register("softmax")
 def _softmax(a: Args):
-    return softmax(a["x"], a.int("axis", -1))
+    return softmax(a["x"], a.int("axis", -1), out=a.out_for(np.shape(a["x"])))
 
 
-def softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+def softmax(x: np.ndarray, axis: int, out: np.ndarray | None = None) -> np.ndarray:
+    """One buffer of x's size (`out`, which may be x itself, or a new one) instead of three."""
+    peak = np.max(x, axis=axis, keepdims=True)
+    e = np.subtract(x, peak, out=out)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
 
 
 # --- reductions: x, axes (all when left out), keep_dims ---------------------------------------

@@ -18,7 +18,9 @@ OPS, register = registry()
 def _linear(a: Args):
     out = np.matmul(a["x"], a["weight"].T)  # x [..., D_in] @ weight [D_out, D_in].T
     bias = a.get("bias")
-    return out if bias is None else out + bias
+    if bias is not None:
+        out += bias  # out is new: no second activation-sized array
+    return out
 
 
 @register("matmul")
@@ -198,8 +200,9 @@ def _batch_norm(a: Args):
 @register("scaled_dot_product_attention")
 def _sdpa(a: Args):
     q, k, v = a["query"], a["key"], a["value"]  # [B, *, L, E], [B, *, S, E], [B, *, S, EV]
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * (1.0 / math.sqrt(q.shape[-1]))  # [B, *, L, S]
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))  # [B, *, L, S], a new array: scaled in place
+    scores *= 1.0 / math.sqrt(q.shape[-1])
     mask = a.get("attn_mask")
     if mask is not None:
         scores = np.where(mask, scores, -np.inf) if mask.dtype == np.bool_ else scores + mask
-    return np.matmul(softmax(scores, -1), v)
+    return np.matmul(softmax(scores, -1, out=scores), v)
