@@ -13,7 +13,7 @@ import torch
 
 from sf_mobile.checkpoints import LoadedModel
 from sf_mobile.config import ModelConfig, SamplingConfig, SamplingStrategy
-from sf_mobile.export import memory
+from sf_mobile import memory
 
 DEFAULT_QUESTION = "Describe what happens in the video."
 PARITY_DECODE_STEPS = 16

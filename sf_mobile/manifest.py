@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sf_mobile.parity.compare import ParityReport
 
 MANIFEST_NAME = "sf_manifest.json"
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2  # 2: every graph declares {function: {value: {shape, dtype}}}
 TOOL_NAME = "sf-mobile"
 # Distributions whose versions decide what an artifact computes; absent ones are left out.
 LIBRARIES = (

@@ -14,6 +14,7 @@ from sf_mobile.checkpoints import build_random
 from sf_mobile.errors import SfError
 from sf_mobile.manifest import (
     MANIFEST_NAME,
+    MANIFEST_SCHEMA_VERSION,
     artifact_entry,
     build_manifest,
     read_manifest,
@@ -65,7 +66,7 @@ def _export_folder(tmp_path, loaded, parity=()):
 def test_manifest_contents(tmp_path, loaded):
     manifest = _export_folder(tmp_path, loaded, parity=[_report(0.0)])
     config = loaded.config
-    assert manifest["schema_version"] == 1 and manifest["tool"]["name"] == "sf-mobile"
+    assert manifest["schema_version"] == MANIFEST_SCHEMA_VERSION and manifest["tool"]["name"] == "sf-mobile"
     assert manifest["library_versions"]["torch"] == importlib.metadata.version("torch")
     assert manifest["preset"] == "tiny" and manifest["config"] == config.to_dict()
     assert manifest["weights"] == {"weights": "random", "tokenizer": "stand-in", "path": None, "sha256": None, "seed": 1}

@@ -83,6 +83,8 @@ def test_entry_points_declared():
         "sf-run": "sf_mobile.cli.run:main",
         "sf-info": "sf_mobile.cli.info:main",
         "sf-export": "sf_mobile.cli.export:main",
+        "sf-bench": "sf_mobile.cli.bench:main",
+        "sf-verify": "sf_mobile.cli.verify:main",
     }
 
 
@@ -178,6 +180,8 @@ def test_wheel_entry_points(wheel):
     assert "sf-run=sf_mobile.cli.run:main" in lines
     assert "sf-info=sf_mobile.cli.info:main" in lines
     assert "sf-export=sf_mobile.cli.export:main" in lines
+    assert "sf-bench=sf_mobile.cli.bench:main" in lines
+    assert "sf-verify=sf_mobile.cli.verify:main" in lines
 
 
 def test_wheel_metadata_keeps_the_pins(wheel):

@@ -30,6 +30,10 @@ from sf_mobile.runtimes.eager import EagerBackend
 PTE_NAME = "model.pte"
 
 
+def _tensor(shape: list, dtype: str) -> dict:
+    return {"shape": shape, "dtype": dtype}
+
+
 def constant_methods(loaded, max_context: int, max_seq_len: int) -> dict:
     """What the stock runner reads (`get_max_seq_len` ... `get_eos_ids`) plus the frame geometry."""
     config, codec = loaded.config, loaded.codec
@@ -127,18 +131,21 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
             gate_reference = same_quant if same_quant is not None else reference
             meta = {"target": "executorch", "reference": "same-quantization eager" if quantized else "float eager"}
             write_bundle(staging, inputs, gate_reference, meta=meta, precision=precision)
+        rows = f"1..{max_seq_len}"
         artifacts = [
             artifact_entry(
                 staging, PTE_NAME, methods=["vision_encoder", "token_embedding", "text_decoder"],
+                # {method: {value: {shape, dtype}}} as in the Core ML manifest; a .pte keeps no value
+                # names, so these name the positions; "1..N": a dynamic length up to N
                 inputs={
-                    "vision_encoder": {"shape": [3, config.sampling.max_frames * config.vision.image_size, config.vision.image_size], "dtype": "uint8"},
-                    "token_embedding": {"shape": [1, f"1..{max_seq_len}"], "dtype": "int64"},
-                    "text_decoder": {"embeds": [1, f"1..{max_seq_len}", config.llm.hidden_size], "cache_position": [f"1..{max_seq_len}"]},
+                    "vision_encoder": {"frames": _tensor([3, config.sampling.max_frames * config.vision.image_size, config.vision.image_size], "uint8")},
+                    "token_embedding": {"ids": _tensor([1, rows], "int64")},
+                    "text_decoder": {"embeds": _tensor([1, rows, config.llm.hidden_size], "float32"), "cache_position": _tensor([rows], "int64")},
                 },
                 outputs={
-                    "vision_encoder": [1, config.visual_tokens().total, config.llm.hidden_size],
-                    "token_embedding": [1, "S", config.llm.hidden_size],
-                    "text_decoder": [1, 1, config.llm.vocab_size],  # the last position's logits
+                    "vision_encoder": {"visual_embeds": _tensor([1, config.visual_tokens().total, config.llm.hidden_size], "float32")},
+                    "token_embedding": {"embeds": _tensor([1, rows, config.llm.hidden_size], "float32")},
+                    "text_decoder": {"logits": _tensor([1, 1, config.llm.vocab_size], "float32")},  # the last position's
                 },
                 delegation=stats.to_dict(),
                 host_timings=outputs.timings.to_dict(),

@@ -31,10 +31,14 @@ class FrameEncoder(nn.Module):
         shape = (3, frames * side, side) if self.packed else (frames, 3, side, side)
         return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+    def unpack(self, frames: torch.Tensor) -> torch.Tensor:
+        """The input as [T, 3, S, S] (a view when packed)."""
         if self.packed:  # [3, T*S, S] -> [T, 3, S, S]
-            frames = frames.view(3, self.num_frames, self.image_size, self.image_size).permute(1, 0, 2, 3)
-        return self.model.encode_frames(frames, self.frames_per_pass).unsqueeze(0)
+            return frames.view(3, self.num_frames, self.image_size, self.image_size).permute(1, 0, 2, 3)
+        return frames
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_frames(self.unpack(frames), self.frames_per_pass).unsqueeze(0)
 
 
 def pack_frames(frames: torch.Tensor) -> torch.Tensor:

@@ -158,3 +158,11 @@ def compare(outputs: BackendOutputs, reference: ReferenceOutputs, precision: str
         _greedy_result(outputs.greedy_tokens, reference.greedy_tokens, limits(Component.GREEDY), gated),
     )
     return ParityReport(outputs.backend, precision, against, components, outputs.timings)
+
+
+def compare_greedy(backend: str, actual: list[int], expected: list[int], precision: str, against: str) -> ParityReport:
+    """A report with the greedy component alone, for runners that return tokens but no logits
+    (the stock ExecuTorch runner, a device app's text output)."""
+    precision, against = parse_precision(precision).value, parse_against(against).value
+    component = _greedy_result(actual, expected, tolerance(Component.GREEDY.value, precision), is_gated(precision, against))
+    return ParityReport(backend, precision, against, (component,), StageTimings(0.0, 0.0, 0.0, 0, 0.0, 0, 0.0))

@@ -6,6 +6,8 @@ this backend and an exported graph is an export (or quantization) error, never a
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from sf_mobile.errors import SfError
@@ -60,6 +62,18 @@ class EagerBackend:
     @torch.inference_mode()
     def vision_encoder(self, frames: torch.Tensor) -> torch.Tensor:
         return self.encoder(frames)  # [3, T*S, S] uint8 -> [1, N_vis, D]
+
+    @torch.inference_mode()
+    def vision_split(self, frames: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+        """`vision_encoder` with the tower and SlowFast + projector timed apart (the exported
+        graphs fuse them): (visual [1, N_vis, D], tower ms, SlowFast + projector ms)."""
+        model = self.encoder.model
+        start = time.perf_counter()
+        features = model.frame_features(self.encoder.unpack(frames), self.encoder.frames_per_pass)
+        tower_ms = (time.perf_counter() - start) * 1000.0
+        start = time.perf_counter()
+        visual = model.visual_tokens(features).unsqueeze(0)
+        return visual, tower_ms, (time.perf_counter() - start) * 1000.0
 
     @torch.inference_mode()
     def token_embedding(self, ids: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Peak resident memory per export stage.
+"""Peak resident memory of a stretch of work (an export stage, a benchmarked backend).
 
 Linux keeps a process's high-water mark (VmHWM in /proc/self/status) and lets the process reset it
 (writing 5 to /proc/self/clear_refs), so each stage can report its own peak: the figure that says

@@ -1,0 +1,1 @@
+"""sf-bench: run an exported folder's graphs on every backend, prove parity, measure latency."""
