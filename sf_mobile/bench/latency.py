@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sf_mobile.parity.driver import greedy_from, prefill, prompt_embeddings
+from sf_mobile.parity.driver import greedy_decode, prompt_embeddings
 from sf_mobile.reports.schema import METRICS
 from sf_mobile.runtimes.base import GraphBackend
 
@@ -81,13 +81,7 @@ def time_once(
     start = time.perf_counter()
     embeds = prompt_embeddings(backend, prefix_ids, suffix_ids, visual)
     embedding_ms = _ms(start)
-    backend.reset()
-    start = time.perf_counter()
-    logits = prefill(backend, embeds)
-    prefill_ms = _ms(start)
-    start = time.perf_counter()
-    tokens = greedy_from(backend, logits, embeds.shape[1], decode_tokens)
-    decode_ms = _ms(start)
+    tokens, prefill_ms, decode_ms = greedy_decode(backend, embeds, decode_tokens)
     frame_count = packed.shape[1] // packed.shape[2]  # [3, T*S, S]
     times = RunTimes(
         frame_decode_ms=frame_decode_ms,

@@ -89,13 +89,15 @@ class StockRunner(HostBackend):
             return "executorch's LLM runner bindings are not installed; pip install 'sf-mobile[executorch]'"
         return None
 
-    def _generate(self, runner, ctx: BenchContext, before: str, after: str, tokens: int) -> tuple[list[str], dict]:
+    @staticmethod
+    def _generate(runner, frames, before: str, after: str, tokens: int) -> tuple[list[str], dict]:
+        """One greedy generation over [text, packed frames, text]: (text pieces, its Stats)."""
         from executorch.extension.llm.runner import GenerationConfig, make_image_input, make_text_input
 
         pieces: list[str] = []
         stats: list[dict] = []
         runner.generate(
-            [make_text_input(before), make_image_input(ctx.frames()), make_text_input(after)],
+            [make_text_input(before), make_image_input(frames), make_text_input(after)],
             GenerationConfig(max_new_tokens=tokens, temperature=0.0, echo=False),
             token_callback=pieces.append,
             stats_callback=lambda s: stats.append(stats_dict(s)),
@@ -104,7 +106,7 @@ class StockRunner(HostBackend):
         return pieces, stats[-1] if stats else {}
 
     def _evaluate(self, ctx: BenchContext) -> dict:
-        from executorch.extension.llm.runner import GenerationConfig, MultimodalRunner, make_image_input, make_text_input
+        from executorch.extension.llm.runner import MultimodalRunner
         from tokenizers import Tokenizer
 
         before, after = prompt_halves(ctx.folder, ctx.inputs.question)
@@ -117,17 +119,11 @@ class StockRunner(HostBackend):
             ctx.report(f"{self.name}: loading")
             runner = MultimodalRunner(str(ctx.folder / "model.pte"), str(ctx.folder / "tokenizer.json"))
             # Parity on the bundle's own frames: the reference's greedy tokens were made from them.
-            pieces: list[str] = []
-            runner.generate(
-                [make_text_input(before), make_image_input(ctx.inputs.packed_frames), make_text_input(after)],
-                GenerationConfig(max_new_tokens=len(expected_ids), temperature=0.0, echo=False),
-                token_callback=pieces.append,
-            )
-            runner.reset()
+            pieces, _ = self._generate(runner, ctx.inputs.packed_frames, before, after, len(expected_ids))
             all_stats = []
             for index in range(ctx.settings.warmup + ctx.settings.repeats):
                 ctx.report(f"{self.name}: run {index + 1}/{ctx.settings.warmup + ctx.settings.repeats}")
-                _, stats = self._generate(runner, ctx, before, after, ctx.settings.decode_tokens)
+                _, stats = self._generate(runner, ctx.frames(), before, after, ctx.settings.decode_tokens)
                 if index >= ctx.settings.warmup:
                     all_stats.append(stats)
         pieces = pieces[: len(expected)]
