@@ -111,6 +111,20 @@ def test_chunked_prefill_matches_the_reference_logits(loaded, chunk):
     torch.testing.assert_close(prefill(step, embeds, chunk), loaded.model.logits(embeds), **FP32)
 
 
+def test_eager_attention_over_written_slots_equals_the_traced_whole_cache_form(loaded, monkeypatch):
+    # Eagerly the decoder attends only to slots written so far; traced graphs attend to the whole
+    # (masked) cache. Same logits, including a second chunk that reads the first one's slots.
+    embeds = _prompt_embeds(loaded)
+
+    def run():
+        step = DecoderStep(loaded.model, max_context=1024, full_logits=True)
+        return prefill(step, embeds, 16)
+
+    sliced = run()
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)  # what torch.export sees
+    torch.testing.assert_close(sliced, run(), **FP32)
+
+
 def test_teacher_forced_decode_matches_the_reference(loaded):
     model = loaded.model
     embeds = _prompt_embeds(loaded)
