@@ -20,7 +20,8 @@ from sf_mobile.reports import compare as compare_module
 from sf_mobile.reports import write as write_module
 from sf_mobile.reports.compare import compare_results
 from sf_mobile.reports.html import render_html
-from sf_mobile.reports.markdown import fmt_error, md_escape, render_markdown
+from sf_mobile.reports.markdown import md_escape, render_markdown
+from sf_mobile.reports.tables import fmt_error
 from sf_mobile.reports.schema import read_result
 from sf_mobile.reports.write import write_reports
 

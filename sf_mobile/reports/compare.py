@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sf_mobile.errors import SfError
 from sf_mobile.reports.schema import HIGHER_IS_BETTER, METRICS, validate
+from sf_mobile.reports.tables import rel_l2_limit
 
 MISMATCH_FIX = "compare two runs of the same preset and target, or pass allow_mismatch=True (--allow-mismatch)"
 
@@ -187,13 +188,6 @@ def _reports(backend: dict) -> dict[tuple[str, str], dict]:
     return {(str(r.get("against")), str(r.get("precision"))): r for r in backend.get("parity") or [] if isinstance(r, dict)}
 
 
-def _rel_l2_limit(component: dict) -> float | None:
-    # Tolerance.to_dict writes "max_rel_l2"; the version-1 example fixture writes "rel_l2"
-    limits = component.get("tolerance") if isinstance(component.get("tolerance"), dict) else {}
-    value = limits.get("max_rel_l2", limits.get("rel_l2"))
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _compare_parity(name: str, before: dict, after: dict, comparison: Comparison) -> None:
     old, now = _reports(before), _reports(after)
     for key, report in old.items():
@@ -218,7 +212,7 @@ def _compare_components(name: str, against: str, report: dict, new_report: dict,
         previous = old_components.get(component_name)
         if not isinstance(component, dict) or not isinstance(previous, dict) or not component.get("gated", True):
             continue  # a reported-only component (quantized vs float) never gates, so it cannot regress
-        limit, was, now = _rel_l2_limit(component), previous.get("rel_l2"), component.get("rel_l2")
+        limit, was, now = rel_l2_limit(component), previous.get("rel_l2"), component.get("rel_l2")
         if limit is None or not isinstance(was, (int, float)) or not isinstance(now, (int, float)):
             continue
         if was <= limit < now:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from sf_mobile.reports.markdown import (
+from sf_mobile.reports.tables import (
     TTFT_PARTS,
     Table,
     artifacts_table,
