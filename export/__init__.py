@@ -13,8 +13,9 @@ from sf_mobile.errors import SfError
 TARGETS = {
     "executorch": "sf_mobile.export.executorch.target",
     "coreml": "sf_mobile.export.coreml.target",
+    "onnx": "sf_mobile.export.onnx.target",
 }
-PLANNED = {"onnx": "issue 5"}
+PLANNED: dict[str, str] = {}
 
 
 def get_target(name: str):

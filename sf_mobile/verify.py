@@ -9,8 +9,9 @@ exception), so one run tells a user everything that is wrong with a copied or do
           wherever the folder came from.
 - hash:   recomputed sha256 and byte size equal the manifest's.
 - io <f>: the graph's methods/functions, input/output shapes and dtypes (and Core ML states)
-          equal the manifest's declaration, read with ExecuTorch's runtime or coremltools. A
-          missing library makes this check "not run", which is printed but is not a failure.
+          equal the manifest's declaration, read with ExecuTorch's runtime, coremltools or onnx
+          (an .onnx graph's one function is "main"). A missing library makes this check
+          "not run", which is printed but is not a failure.
 - listed: files in the folder that the manifest does not list are warnings, not failures.
 
 A manifest that is missing, not JSON or of another schema raises `SfError` (from read_manifest).
@@ -36,6 +37,8 @@ PARITY_DIR = "parity"  # the parity bundle: inputs and references, never listed 
 GRAPH_KEYS = ("methods", "functions", "inputs", "outputs", "states")
 PTE_SUFFIXES = (".pte",)
 COREML_SUFFIXES = (".mlpackage", ".mlmodel")
+ONNX_SUFFIXES = (".onnx",)
+ONNX_FUNCTION = "main"  # an ONNX model has one graph: the manifest declares it as function "main"
 # Dynamic dims are written "min..max"; graphs report their upper bound, so max is what is compared.
 DYNAMIC_DIM = re.compile(r"\s*(\d+)\s*\.\.\s*(\d+)\s*")
 # ExecuTorch's ScalarType codes (the c10 numbering) as the manifest's dtype names.
@@ -287,6 +290,8 @@ def check_graph_io(path: Path, entry: dict) -> list[Finding]:
         return _check_pte(path, name, entry)
     if path.name.endswith(COREML_SUFFIXES):
         return _check_coreml(path, name, entry)
+    if path.name.endswith(ONNX_SUFFIXES):
+        return _check_onnx(path, name, entry)
     return [Finding(name, "io", True, f"not run: no input/output check for {path.suffix or 'this'} files yet", ran=False)]
 
 
@@ -428,12 +433,12 @@ def _declared_for(entry: dict, key: str, function: str) -> list[Tensor] | None:
     return _declared_tensors(by_function[function]) if function in by_function else None
 
 
-def _check_function(artifact: str, function: str, entry: dict, actual: tuple, *, coreml: bool) -> Finding:
+def _check_function(artifact: str, function: str, entry: dict, actual: tuple, *, by_name: bool, states: bool = False) -> Finding:
     """One function/method: declared inputs and outputs (and Core ML states) against the graph's
-    `actual` (inputs, outputs[, states]). Core ML values are matched by name, a .pte's by position."""
+    `actual` (inputs, outputs[, states]). Core ML and ONNX values are matched by name, a .pte's by position."""
     try:
         declared = {role: _declared_for(entry, role + "s", function) for role in ("input", "output")}
-        if coreml:  # states are declared once, shared by every function; none declared means none expected
+        if states:  # states are declared once, shared by every function; none declared means none expected
             declared["state"] = _declared_tensors(entry.get("states") or {})
     except DeclarationError as err:
         return Finding(artifact, f"io {function}", False, f"the manifest's declaration is unreadable: {err}")
@@ -441,7 +446,7 @@ def _check_function(artifact: str, function: str, entry: dict, actual: tuple, *,
     for (role, tensors), graph_tensors in zip(declared.items(), actual):
         if tensors is None:
             continue
-        problems += _compare(role, tensors, graph_tensors, by_name=coreml)
+        problems += _compare(role, tensors, graph_tensors, by_name=by_name)
         compared.append(role + "s")
         untyped += [f"{role} {t.name}" if t.name != "0" else role for t in tensors if t.dtype is None]
     if problems:
@@ -472,7 +477,7 @@ def _check_pte(path: Path, name: str, entry: dict) -> list[Finding]:
         if method not in signature:
             findings.append(Finding(name, f"io {method}", False, "declared but the program has no such method"))
         else:
-            findings.append(_check_function(name, method, entry, signature[method], coreml=False))
+            findings.append(_check_function(name, method, entry, signature[method], by_name=False))
     return findings
 
 
@@ -530,8 +535,53 @@ def _check_coreml(path: Path, name: str, entry: dict) -> list[Finding]:
         if function not in signature:
             findings.append(Finding(name, f"io {function}", False, f"declared but the package has no such function (it has {sorted(signature)})"))
         else:
-            findings.append(_check_function(name, function, entry, signature[function], coreml=True))
+            findings.append(_check_function(name, function, entry, signature[function], by_name=True, states=True))
     # A function the manifest does not declare is one the app cannot know how to call.
     for extra in sorted(set(signature) - set(functions)):
         findings.append(Finding(name, f"io {extra}", False, "the package has this function but the manifest does not declare it"))
+    return findings
+
+
+# --- ONNX .onnx ---
+
+
+def _onnx_tensor(value, onnx) -> Tensor:
+    """A graph input/output ValueInfo as a Tensor: fixed dims as ints, symbolic ones as their name."""
+    kind = value.type.WhichOneof("value")
+    if kind != "tensor_type":
+        return Tensor(value.name, None, None, kind=f"{kind or 'untyped'} value")
+    tensor_type = value.type.tensor_type
+    dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor_type.shape.dim)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name if tensor_type.elem_type else None
+    return Tensor(value.name, dims, dtype)
+
+
+def read_onnx_signature(path: Path) -> dict[str, tuple[list[Tensor], list[Tensor]]]:
+    """{"main": (inputs, outputs)} of a saved graph, read without its external data (weights are
+    neither loaded nor needed). ImportError without onnx; any other exception means an unreadable file."""
+    import onnx
+
+    graph = onnx.load_model(str(path), load_external_data=False).graph
+    weights = {tensor.name for tensor in graph.initializer}  # old exporters list initializers as inputs too
+    inputs = [_onnx_tensor(value, onnx) for value in graph.input if value.name not in weights]
+    return {ONNX_FUNCTION: (inputs, [_onnx_tensor(value, onnx) for value in graph.output])}
+
+
+def _check_onnx(path: Path, name: str, entry: dict) -> list[Finding]:
+    try:
+        functions = _declared_names(entry, "functions")
+    except DeclarationError as err:
+        return [Finding(name, "io", False, f"the manifest's declaration is unreadable: {err}")]
+    try:
+        signature = read_onnx_signature(path)
+    except ImportError:
+        return [_skipped(name, "onnx", "onnx")]
+    except Exception as err:  # noqa: BLE001  protobuf decode and file errors all mean "not a readable graph"
+        return [Finding(name, "io", False, f"onnx cannot read the graph ({type(err).__name__}: {err})")]
+    findings = []
+    for function in functions or [ONNX_FUNCTION]:
+        if function not in signature:
+            findings.append(Finding(name, f"io {function}", False, f"declared but an ONNX graph has only {ONNX_FUNCTION!r}"))
+        else:
+            findings.append(_check_function(name, function, entry, signature[function], by_name=True))
     return findings

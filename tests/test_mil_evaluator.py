@@ -785,3 +785,19 @@ def test_missing_coremltools_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "coremltools", None)  # makes `import coremltools` fail
     with pytest.raises(MissingDependencyError, match=r"sf-mobile\[coreml\]"):
         load_program("model.mlpackage")
+
+
+def test_long_predictions_report_their_progress():
+    from sf_mobile.runtimes.mil.evaluator import REPORT_EVERY
+
+    @_program(mb.TensorSpec(shape=(2, 3)))
+    def prog(x_in):
+        for _ in range(REPORT_EVERY + 1):  # more ops than one report interval
+            x_in = mb.add(x=x_in, y=np.float32(1.0))
+        return x_in
+
+    heard = []
+    out = next(iter(MilEvaluator(prog).predict({"x_in": np.zeros((2, 3), np.float32)}, report=heard.append).values()))
+    np.testing.assert_array_equal(out, np.full((2, 3), REPORT_EVERY + 1, np.float32))
+    total = REPORT_EVERY + 1
+    assert heard == [f"MIL function 'main': op 0/{total}", f"MIL function 'main': op {REPORT_EVERY}/{total}"]

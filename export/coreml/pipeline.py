@@ -180,7 +180,7 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
         with progress.stage("parity through the saved packages (MIL evaluator)"):
             gate_reference = same_quant if same_quant is not None else reference
             gate_against = "same-quantization" if same_quant is not None else "float"
-            outputs = run_backend(CoreMLBackend(staging, engine="mil"), inputs, PARITY_DECODE_STEPS, progress.note)
+            outputs = run_backend(CoreMLBackend(staging, engine="mil", report=progress.note), inputs, PARITY_DECODE_STEPS, progress.note)
             reports = [compare(outputs, reference, precision, "float")]
             if same_quant is not None:
                 reports.insert(0, compare(outputs, same_quant, precision, "same-quantization"))

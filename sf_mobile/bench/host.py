@@ -162,7 +162,7 @@ class CoreMLInterpreter(HostBackend):
     def open(self, ctx: BenchContext) -> GraphBackend:
         from sf_mobile.runtimes.coreml import CoreMLBackend
 
-        return CoreMLBackend(ctx.folder, engine="mil")
+        return CoreMLBackend(ctx.folder, engine="mil", report=ctx.report)
 
 
 class CoreMLPredict(CoreMLInterpreter):

@@ -66,8 +66,8 @@ class MilEngine:
         self.functions = {name: MilEvaluator(program, function=name, pool=pool) for name in LM_FUNCTIONS}
         self.state = self.functions["decode"].make_state()
 
-    def run_vision(self, frames: np.ndarray) -> np.ndarray:
-        return self.vision.predict({"frames": frames})["visual_embeds"]
+    def run_vision(self, frames: np.ndarray, report=None) -> np.ndarray:
+        return self.vision.predict({"frames": frames}, report=report)["visual_embeds"]
 
     def run_lm(self, function: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.functions[function].predict(inputs, self.state)["logits"]
@@ -94,8 +94,8 @@ class PredictEngine:
         self.functions = {name: load(LM_NAME, name, compute_units[name]) for name in LM_FUNCTIONS}
         self.reset()
 
-    def run_vision(self, frames: np.ndarray) -> np.ndarray:
-        return self.vision.predict({"frames": frames})["visual_embeds"]
+    def run_vision(self, frames: np.ndarray, report=None) -> np.ndarray:
+        return self.vision.predict({"frames": frames})["visual_embeds"]  # one Core ML call: nothing to report
 
     def run_lm(self, function: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.functions[function].predict(inputs, state=self.state)["logits"]
@@ -108,7 +108,11 @@ class PredictEngine:
 class CoreMLBackend:
     """The export folder as a GraphBackend; `engine` is "mil" (any OS) or "coreml" (macOS)."""
 
-    def __init__(self, folder: Path, engine: str = "mil", compute_units: dict[str, str] | None = None):
+    def __init__(
+        self, folder: Path, engine: str = "mil", compute_units: dict[str, str] | None = None, report=None
+    ):
+        """`report(message)` hears progress inside long single calls (the MIL evaluator's vision)."""
+        self.report = report
         folder = Path(folder)
         for name in (VISION_NAME, LM_NAME, EMBEDDINGS_NAME):
             if not (folder / name).exists():
@@ -136,7 +140,7 @@ class CoreMLBackend:
         """uint8 [3, T*S, S] (the protocol's packed form) -> [1, N_vis, D]."""
         side = self.image_size
         unpacked = frames.reshape(3, self.num_frames, side, side).permute(1, 0, 2, 3)  # [T, 3, S, S]
-        out = self.engine.run_vision(unpacked.numpy().astype(np.float16))
+        out = self.engine.run_vision(unpacked.numpy().astype(np.float16), self.report)
         return torch.from_numpy(np.asarray(out, dtype=np.float32).copy())
 
     def token_embedding(self, ids: torch.Tensor) -> torch.Tensor:

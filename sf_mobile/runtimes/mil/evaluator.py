@@ -11,6 +11,7 @@ are computed on the first `predict` and kept; the rest are freed after their las
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ class _Value:
         return np.asarray(value, dtype=self.dtype)
 
 
+REPORT_EVERY = 64  # ops between progress reports of one predict
 ROUND_CHUNK = 1 << 20  # elements rounded per step in place: a bounded fp16 temporary (2 MiB)
 
 
@@ -161,9 +163,12 @@ class MilEvaluator:
         """Zero-filled arrays in each state's declared shape and dtype (fp16 for Core ML states)."""
         return {n: np.zeros(v.shape, np.float16 if v.fp16 else v.dtype) for n, v in self._states.items()}
 
-    def predict(self, inputs: dict[str, Any], state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def predict(
+        self, inputs: dict[str, Any], state: dict[str, np.ndarray] | None = None, report: Callable[[str], None] | None = None
+    ) -> dict[str, np.ndarray]:
         """Outputs by name, in their declared dtypes. Writes to states land in `state`'s arrays in place
-        (a fresh zero state is used, and dropped, when `state` is None)."""
+        (a fresh zero state is used, and dropped, when `state` is None). `report` hears "op i/N" every
+        REPORT_EVERY ops (a 128-frame vision tower runs for many minutes)."""
         env = dict(self._static_values())
         given = self._bind_inputs(inputs)
         env.update(given)
@@ -176,6 +181,8 @@ class MilEvaluator:
         current = {name: spec.hold(bound[name]) for name, spec in self._states.items()}
         env.update(current)
         for index, (step, dead) in enumerate(zip(self._steps, self._dead_after)):
+            if report is not None and index % REPORT_EVERY == 0:
+                report(f"MIL function '{self.function}': op {index}/{len(self._steps)}")
             if step.op.op_type == "coreml_update_state":
                 value = env[dict(step.inputs)["value"]]
                 current[dict(step.inputs)["state"]] = env[dict(step.inputs)["state"]] = value
