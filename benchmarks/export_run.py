@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,8 +50,19 @@ def run_export_benchmark(module: str, target: str, table: str, header: str, arti
     parser = argparse.ArgumentParser(description=f"real-size sf-export --target {target}: time, peak RSS, sizes")
     parser.add_argument("--size", default="1b")
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the exported folder (default: removed once measured)")
     args, export_flags = parser.parse_known_args(argv)
     out = Path(tempfile.mkdtemp(prefix="sf-bench-")) / "export"
+    try:
+        return _run(module, target, table, header, artifact_cell, argv, args, export_flags, out)
+    finally:
+        if args.keep:
+            print(f"kept: {out}", file=sys.stderr)
+        else:
+            shutil.rmtree(out.parent, ignore_errors=True)  # a real-size export is GBs
+
+
+def _run(module, target, table, header, artifact_cell, argv, args, export_flags, out: Path) -> int:
     command = [sys.executable, "-m", "sf_mobile.cli.export", "--target", target, "--size", args.size,
                *export_flags, "--out", str(out)]
     start = time.perf_counter()

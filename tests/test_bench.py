@@ -121,6 +121,30 @@ def test_coreml_export_runs_on_the_mil_evaluator_as_accuracy_only(coreml_export)
     assert eager["status"] == "ok" and eager["parity"][0]["precision"] == "fp32"
 
 
+def test_onnx_export_runs_on_onnx_runtime(tmp_path_factory, cache_dir):
+    pytest.importorskip("onnxruntime", reason="the ONNX backend needs the [onnx] extra (installed by .ci/run)")
+    pytest.importorskip("onnxscript", reason="the ONNX export needs the [onnx] extra (installed by .ci/run)")
+    from sf_mobile.export.onnx.options import OnnxOptions
+    from sf_mobile.export.onnx.pipeline import export_onnx
+
+    out = tmp_path_factory.mktemp("bench") / "tiny-onnx"
+    export_onnx(ExportRequest(target="onnx", preset="tiny", out=out), OnnxOptions())
+    result = run_bench(out, ["onnxruntime-cpu", "qnn-htp-simulator", "executorch-host"], QUICK, ProgressBar(0, stream=_Sink()))
+    ort = _backend(result, "onnxruntime-cpu")
+    assert ort["status"] == "ok", ort["reason"]
+    assert ort["parity"][0]["passed"] and ort["parity"][0]["precision"] == "fp32"
+    assert {"vision_ms", "prefill_tok_s", "decode_tok_s"} <= set(ort["latency"]["metrics"])
+    # static graphs take the whole cache on every call: the roofline counts all of it
+    config = get_preset("tiny")
+    assert ort["roofline"]["kv_bytes_per_token"] == roofline.kv_bytes_per_token(config, result_context(out), 4)
+    assert _backend(result, "qnn-htp-simulator")["status"] == "unavailable"
+    assert "onnx" in _backend(result, "executorch-host")["reason"]
+
+
+def result_context(folder) -> int:
+    return json.loads((folder / "sf_manifest.json").read_text())["max_context"]
+
+
 def test_a_wrong_graph_is_parity_failed_with_exit_3(et_export, tmp_path, capsys, cache_dir):
     folder = tmp_path / "tampered"
     shutil.copytree(et_export, folder)

@@ -136,10 +136,47 @@ def test_graphs_hold_the_ops_the_npu_path_needs(fp32_export):
     approximations = sorted(onnx.helper.get_attribute_value(a).decode() for n in gelus for a in n.attribute if a.name == "approximate")
     assert approximations == ["none", "tanh", "tanh"]  # the tower's two tanh GELUs native, the projector's exact one
     assert not [n for n in ops(VISION_NAME) if n.op_type in ("Tanh", "Pow")]  # nothing decomposed
+    for name in GRAPH_NAMES:  # HTP's quantizer saturates Reciprocal (shared/notes/qnn-htp.md, trap 2)
+        assert "Reciprocal" not in {n.op_type for n in ops(name)}, name
     decoder_ops = {n.op_type for n in ops(PREFILL_NAME)}
-    assert "Reciprocal" not in decoder_ops  # HTP's quantizer saturates it (shared/notes/qnn-htp.md)
-    assert not decoder_ops & {"ScatterND", "ScatterElements", "If", "Loop"}  # no cache write, no control flow
+    assert not decoder_ops & {"ScatterND", "ScatterElements", "If", "Loop", "Pow"}  # no cache write, no control flow
     assert sum(n.op_type == "Gemm" for n in ops(PREFILL_NAME)) == 2 * 7 + 1  # 7 linears per layer + LM head on stored weights
+
+
+def test_finish_graph_pools_large_tensors_once_and_inlines_small_ones(tmp_path):
+    """Two graphs with the same 2 MiB weight and a 16-byte one, both exported to their own files."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from sf_mobile.export.onnx import convert
+    from sf_mobile.export.onnx.weights import ALIGN_LARGE, DataPool
+
+    big = numpy_helper.from_array(np.arange(512 * 1024, dtype=np.float32).reshape(512, 1024), "big")
+    small = numpy_helper.from_array(np.ones(4, dtype=np.float32), "small")
+    for name in ("a.onnx", "b.onnx"):
+        nodes = [helper.make_node("Gemm", ["x", "big"], ["y"], transB=1)]
+        graph = helper.make_graph(
+            nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1024])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 512])], [big, small],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+        exported = convert.exported_path(tmp_path / name)
+        onnx.save(model, str(exported), save_as_external_data=True, location=exported.name + ".data", size_threshold=0)
+    with DataPool(tmp_path, "pool.data") as pool:
+        pool.place(memoryview(b"y" * 100), TensorProto.UINT8)  # 100 bytes first: the big tensor starts at 64 KiB, not 100
+        for name in ("a.onnx", "b.onnx"):
+            convert.finish_graph(tmp_path, name, {"graph": name}, pool)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx", "b.onnx", "pool.data"]  # the exporter's files are gone
+    assert (pool.report.written, pool.report.reused) == (2, 1)
+    for name in ("a.onnx", "b.onnx"):
+        model = onnx.load(str(tmp_path / name), load_external_data=False)
+        tensors = {t.name: t for t in model.graph.initializer}
+        assert dict((e.key, e.value) for e in tensors["big"].external_data) == {
+            "location": "pool.data", "offset": str(ALIGN_LARGE), "length": str(512 * 1024 * 4)
+        }
+        assert tensors["small"].data_location == TensorProto.DEFAULT and len(tensors["small"].raw_data) == 16
+        assert {p.key: p.value for p in model.metadata_props} == {"sf.graph": json.dumps(name)}
+        loaded = onnx.load(str(tmp_path / name))  # with the external data: the bytes are the weight's
+        np.testing.assert_array_equal(numpy_helper.to_array(loaded.graph.initializer[0]), numpy_helper.to_array(big))
 
 
 def test_graphs_carry_no_build_machine_paths(fp32_export):
@@ -390,7 +427,7 @@ def test_interrupted_export_leaves_no_output(tmp_path, monkeypatch, cache_dir):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(convert, "finish_graphs", interrupted)  # after the exporter wrote its first files
+    monkeypatch.setattr(convert, "finish_graph", interrupted)  # after the exporter wrote its first files
     with pytest.raises(KeyboardInterrupt):
         export_onnx(ExportRequest(target="onnx", preset="tiny", out=tmp_path / "out"), OnnxOptions())
     assert list(tmp_path.iterdir()) == []

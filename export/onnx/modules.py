@@ -16,9 +16,9 @@ What differs from `sf_mobile.exportable.DecoderStep`, and why:
 - Grouped-query attention folds the G query heads of each KV head into rows [KVH, G*R, hd]: K/V are
   never repeated, and cache and new rows are attended by two matmuls whose scores are concatenated,
   so the ctx-long cache is never copied (a Concat of it would be, every call).
-- RMSNorm is x / sqrt(mean(x^2) + eps) computed in fp32: torch's rsqrt exports as Reciprocal, which
+- RMSNorm is x / sqrt(mean(x*x) + eps) computed in fp32: torch's rsqrt exports as Reciprocal, which
   the HTP quantizer saturates (shared/notes/qnn-htp.md, trap 2), and Qwen's residual outliers
-  overflow x^2 in fp16 (why transformers upcasts too).
+  overflow x*x in fp16 (why transformers upcasts too).
 - Every LLM linear sees 2-D rows [R, D]: the exporter then emits Gemm(transB=1) on the weight as
   stored, where 3-D inputs give MatMul on a transposed copy. No weight is duplicated, and a tied
   LM head holds the very bytes of the embedding table (the pipeline stores them once).
@@ -72,7 +72,7 @@ class OnnxVision(nn.Module):
 def rms_norm(hidden: torch.Tensor, norm: nn.Module) -> torch.Tensor:
     """The model's RMSNorm with Div instead of rsqrt, statistics in fp32, result in the input dtype."""
     wide = hidden.to(torch.float32)
-    scaled = wide / torch.sqrt(wide.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
+    scaled = wide / torch.sqrt((wide * wide).mean(-1, keepdim=True) + norm.variance_epsilon)  # x*x: no Pow for a quantizer to range
     return norm.weight * scaled.to(hidden.dtype)
 
 

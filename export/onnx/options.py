@@ -14,8 +14,12 @@ from sf_mobile.errors import SfError
 from sf_mobile.export.limits import check_context, default_context
 
 OPSET = 21  # native Gelu and 16-bit Q/DQ: opset 18 decomposes tanh-GELU, which HTP gets wrong (shared/notes/qnn-htp.md)
-DEFAULT_PREFILL_CHUNK = 64  # rows per prefill call, as Core ML: static-shape NPUs want one fixed chunk, and 1-3B decoders run 64-row matmuls well
-MASK_VALUE = -1e4  # what the app writes into masked attention_mask entries (fp32/fp16); recorded in the manifest and graph metadata
+# Rows per prefill call, as Core ML: a static-shape NPU graph takes one fixed chunk, and 1-3B decoders
+# run 64-row matmuls well; not yet measured on HTP (the QNN half should).
+DEFAULT_PREFILL_CHUNK = 64
+# What the app writes into masked attention_mask entries of the float graphs; recorded in the manifest and
+# the graphs' metadata. The mask is an input, so 8-bit QDQ graphs can use -100 (-1e4 collapses them).
+MASK_VALUE = -1e4
 QNN_NOT_BUILT = "the QNN/HTP path (QDQ a16w8/a8w8 graphs for Qualcomm NPUs) is not built yet"
 
 

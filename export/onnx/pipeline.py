@@ -82,7 +82,9 @@ def decoder_metadata(loaded, options: OnnxOptions, context: int, rows: int, dtyp
         "bos_id": codec.bos_id,
         "eos_ids": list(codec.stop_ids),
         "special_tokens": codec.special_token_ids(),
-        "embedding_table": {"path": table, "dtype": dtype, "shape": [llm.vocab_size, llm.hidden_size], "layout": "row-major, little-endian"},
+        "embedding_table": {
+            "path": table, "dtype": dtype, "shape": [llm.vocab_size, llm.hidden_size], "layout": "row-major, little-endian"
+        },
     }
 
 
@@ -108,7 +110,9 @@ def decoder_io(config, context: int, rows: int, dtype: str) -> tuple[dict, dict]
 
 def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
     from sf_mobile.export.onnx import convert
-    from sf_mobile.export.onnx.modules import DECODER_INPUTS, DECODER_OUTPUTS, VISION_INPUTS, VISION_OUTPUTS, OnnxDecoder, OnnxVision
+    from sf_mobile.export.onnx.modules import (
+        DECODER_INPUTS, DECODER_OUTPUTS, VISION_INPUTS, VISION_OUTPUTS, OnnxDecoder, OnnxVision,
+    )
     from sf_mobile.runtimes.onnx import OnnxBackend, import_onnxruntime
 
     convert.require_onnx()
@@ -136,22 +140,25 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
         with progress.stage(f"export vision + SlowFast ({dtype})"):
             vision = OnnxVision(model, frames, torch_dtype)  # casts the tower in place: the reference is done
             convert.export_graph(vision, vision.example_inputs(), VISION_INPUTS, VISION_OUTPUTS, staging / VISION_NAME)
-            convert.finish_graphs(staging, {VISION_NAME: vision_metadata(loaded, dtype)}, VISION_DATA)
+            with convert.DataPool(staging, VISION_DATA) as pool:
+                convert.finish_graph(staging, VISION_NAME, vision_metadata(loaded, dtype), pool)
             # The tower is done with (the reference holds its output): dropping it lowers the decoder export's peak.
             del vision
             model.vision_tower = model.projector = None
             release_memory()
         with progress.stage(f"export prefill ({options.prefill_chunk} rows) and decode (1 row)"):
-            graphs = {}
-            for name, rows in ((PREFILL_NAME, options.prefill_chunk), (DECODE_NAME, 1)):
-                decoder = OnnxDecoder(model, context, rows, torch_dtype)  # casts the LLM in place
-                convert.export_graph(decoder, decoder.example_inputs(), DECODER_INPUTS, DECODER_OUTPUTS, staging / name)
-                graphs[name] = decoder_metadata(loaded, options, context, rows, dtype, table_name)
-                del decoder
-                release_memory()
+            model.llm.to(torch_dtype)  # in place (the reference is done): the table gets the LM head's very values
             write_embedding_table(staging / table_name, model, dtype)
             # A tied LM head is the embedding table byte for byte: the graphs read it from the table file.
-            pooled = convert.finish_graphs(staging, graphs, DECODER_DATA, reuse=(table_name,))
+            with convert.DataPool(staging, DECODER_DATA, reuse=(table_name,)) as pool:
+                for name, rows in ((PREFILL_NAME, options.prefill_chunk), (DECODE_NAME, 1)):
+                    decoder = OnnxDecoder(model, context, rows, torch_dtype)
+                    convert.export_graph(decoder, decoder.example_inputs(), DECODER_INPUTS, DECODER_OUTPUTS, staging / name)
+                    del decoder
+                    release_memory()
+                    metadata = decoder_metadata(loaded, options, context, rows, dtype, table_name)
+                    convert.finish_graph(staging, name, metadata, pool)
+            pooled = pool.report
             files = write_prompt_files(staging, loaded)
         del model
         loaded.release_weights()
@@ -206,4 +213,6 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
     if table_name in pooled.shared_with:
         shared += f"; the tied LM head reads {table_name}"
     details = {"weights": shared, "providers": ", ".join(providers), "opset": OPSET}
-    return ExportResult(out=request.out, manifest=manifest, reports=reports, timings=progress.timings, peaks=progress.peaks, details=details)
+    return ExportResult(
+        out=request.out, manifest=manifest, reports=reports, timings=progress.timings, peaks=progress.peaks, details=details
+    )

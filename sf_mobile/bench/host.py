@@ -198,7 +198,17 @@ class OnnxRuntimeCPU(HostBackend):
     def availability(self, ctx: BenchContext) -> str | None:
         if ctx.target != "onnx":
             return f"the folder is a {ctx.target} export and holds no ONNX graphs; ONNX Runtime runs --target onnx exports"
-        return _missing("onnxruntime", "onnx") or "the ONNX Runtime backend is not built yet (ONNX export: issue 5)"
+        return _missing("onnxruntime", "onnx")
+
+    def open(self, ctx: BenchContext) -> GraphBackend:
+        from sf_mobile.runtimes.onnx import OnnxBackend
+
+        return OnnxBackend(ctx.folder)
+
+    def kv_bytes_per_token(self, ctx: BenchContext, positions: float) -> int:
+        # Every call takes the whole cache as inputs (static shapes), whatever the position.
+        element = 2 if ctx.quantization.get("llm") == "fp16" else 4
+        return roofline.kv_bytes_per_token(ctx.config, ctx.manifest["max_context"], element)
 
 
 class QnnHtpSimulator(HostBackend):
@@ -209,4 +219,5 @@ class QnnHtpSimulator(HostBackend):
     def availability(self, ctx: BenchContext) -> str | None:
         if ctx.target != "onnx":
             return f"the folder is a {ctx.target} export and holds no QDQ ONNX graphs; the HTP simulator runs --target onnx exports"
-        return _missing("onnxruntime", "qnn") or "the QNN HTP backend is not built yet (ONNX/QNN export: issue 5)"
+        # the QDQ graphs and the simulator session are the QNN half of issue 5
+        return _missing("onnxruntime_qnn", "qnn") or "the QNN HTP simulator backend is not built yet (QNN half of issue 5)"

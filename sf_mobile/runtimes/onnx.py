@@ -98,7 +98,8 @@ class OnnxBackend:
         inputs = {i.name: i for i in self.sessions[PREFILL_NAME].get_inputs()}
         self.dtype = ONNX_DTYPES[inputs["inputs_embeds"].type]
         table = lm_meta["embedding_table"]
-        self.table = np.memmap(folder / table["path"], dtype=np.dtype(table["dtype"]).newbyteorder("<"), mode="r", shape=tuple(table["shape"]))
+        little_endian = np.dtype(table["dtype"]).newbyteorder("<")
+        self.table = np.memmap(folder / table["path"], dtype=little_endian, mode="r", shape=tuple(table["shape"]))
         self.cache_shape = tuple(inputs["past_keys"].shape)  # [L, 1, KVH, ctx, hd]
         self.reset()
 
