@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sf_mobile import verify as verify_module
+from sf_mobile.verify import folder as verify_folder_module
+from sf_mobile.verify import graphs as verify_graphs
 from sf_mobile.cli.verify import main
 from sf_mobile.manifest import MANIFEST_NAME, hash_artifact
 from sf_mobile.verify import verify_folder
@@ -83,8 +84,9 @@ def reads(monkeypatch):
 
         return watched
 
-    for name in ("hash_artifact", "read_pte_signature", "read_coreml_signature"):
-        monkeypatch.setattr(verify_module, name, watch(name, getattr(verify_module, name)))
+    for module, name in ((verify_folder_module, "hash_artifact"), (verify_graphs, "read_pte_signature"),
+                         (verify_graphs, "read_coreml_signature"), (verify_graphs, "read_onnx_signature")):
+        monkeypatch.setattr(module, name, watch(name, getattr(module, name)))
     return seen
 
 

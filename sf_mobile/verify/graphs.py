@@ -1,40 +1,20 @@
-"""sf-verify's engine: does an export folder still hold what its `sf_manifest.json` says?
-
-Every artifact the manifest lists is checked, and every problem is collected (a report, not an
-exception), so one run tells a user everything that is wrong with a copied or downloaded folder:
-
-- path:   the manifest's path stays inside the folder. Absolute paths, `..` components and
-          symlinks (the artifact, a parent, or a link inside a package folder) that resolve
-          outside are refused, and such an artifact is never opened: a manifest is data from
-          wherever the folder came from.
-- hash:   recomputed sha256 and byte size equal the manifest's.
-- io <f>: the graph's methods/functions, input/output shapes and dtypes (and Core ML states)
-          equal the manifest's declaration, read with ExecuTorch's runtime, coremltools or onnx
-          (an .onnx graph's one function is "main"). A missing library makes this check
-          "not run", which is printed but is not a failure.
-- listed: files in the folder that the manifest does not list are warnings, not failures.
-
-A manifest that is missing, not JSON or of another schema raises `SfError` (from read_manifest).
-"""
+"""A graph's interface (functions or methods, inputs, outputs, states) read from the graph itself
+(ExecuTorch metadata, a Core ML spec, an ONNX model without its weights) against the manifest."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
-import os
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
-from sf_mobile.errors import MissingDependencyError, SfError
-from sf_mobile.manifest import MANIFEST_NAME, REFETCH, _relative, hash_artifact, read_manifest
+from sf_mobile.errors import MissingDependencyError
+from sf_mobile.verify.findings import Finding
 
-PARITY_DIR = "parity"  # the parity bundle: inputs and references, never listed as artifacts
-# Keys of an artifact entry that declare a graph's interface; an entry with none is a plain file.
-GRAPH_KEYS = ("methods", "functions", "inputs", "outputs", "states")
 PTE_SUFFIXES = (".pte",)
 COREML_SUFFIXES = (".mlpackage", ".mlmodel")
 ONNX_SUFFIXES = (".onnx",)
@@ -50,219 +30,6 @@ DTYPE_ALIASES = {"half": "float16", "fp16": "float16", "float": "float32", "fp32
                  "long": "int64", "byte": "uint8"}
 # Loggers that print import-time noise when executorch pulls in torchao; none of it is actionable here.
 NOISY_LOGGERS = ("torchao", "torch.utils._pytree")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check of one artifact. `ok` is False only for a failure: a warning (`warning`) and a check
-    that could not run (`ran` False, e.g. its library is not installed) keep `ok` True."""
-
-    artifact: str
-    check: str
-    ok: bool
-    message: str
-    ran: bool = True
-    warning: bool = False
-
-    @property
-    def label(self) -> str:
-        if not self.ok:
-            return f"FAIL: {self.message}"
-        if self.warning:
-            return f"WARNING: {self.message}"
-        if not self.ran:
-            return self.message  # "skipped: ..." or "not run: ...", already worded
-        return f"ok ({self.message})" if self.message else "ok"
-
-
-@dataclass
-class VerifyReport:
-    """Every finding of one folder, in the order the checks ran."""
-
-    folder: Path
-    io_checked: bool = True
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(finding.ok for finding in self.findings)
-
-    @property
-    def failures(self) -> list[Finding]:
-        return [finding for finding in self.findings if not finding.ok]
-
-    def add(self, artifact: str, check: str, ok: bool, message: str = "", **flags) -> None:
-        self.findings.append(Finding(artifact, check, ok, message, **flags))
-
-    def verdict(self) -> str:
-        checks = [f for f in self.findings if f.ran and not f.warning]
-        extras = []
-        if warnings_ := sum(f.warning for f in self.findings):
-            extras.append(f"{warnings_} warning{'s' * (warnings_ != 1)}")
-        if skipped := sum(not f.ran for f in self.findings):
-            extras.append(f"{skipped} not run")
-        if not self.io_checked:
-            extras.append("inputs/outputs not checked: --no-io")
-        tail = f" ({', '.join(extras)})" if extras else ""
-        if self.passed:
-            return f"PASSED: {self.folder}: all {len(checks)} checks passed{tail}"
-        return f"FAILED: {self.folder}: {len(self.failures)} of {len(checks)} checks failed{tail}; {REFETCH}"
-
-    def lines(self) -> list[str]:
-        """One line per finding, then the verdict."""
-        return [f"{f.artifact}: {f.check}: {f.label}" for f in self.findings] + [self.verdict()]
-
-    def to_dict(self) -> dict:
-        return {
-            "folder": str(self.folder),
-            "passed": self.passed,
-            "io_checked": self.io_checked,
-            "verdict": self.verdict(),
-            "findings": [asdict(finding) for finding in self.findings],
-        }
-
-
-def verify_folder(folder: Path, check_io: bool = True) -> VerifyReport:
-    """Check every artifact of the export in `folder` against its manifest; never stops at the first
-    problem. SfError only when the manifest itself cannot be read."""
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    root = folder.resolve()  # containment is judged on real paths: the folder itself may be a link
-    report = VerifyReport(folder, io_checked=check_io)
-    listed: list[PurePosixPath] = []
-    for index, entry in enumerate(manifest["artifacts"]):
-        name = _entry_name(entry, index)
-        problem = _entry_problem(entry)
-        if problem:
-            report.add(name, "manifest", False, problem)
-            continue
-        listed.append(PurePosixPath(Path(entry["path"]).as_posix()))
-        _verify_artifact(root, entry, report, check_io)
-    for relative in _unlisted_files(root, listed):
-        report.add(relative, "listed", True, f"not listed in {MANIFEST_NAME}, so not verified", warning=True)
-    return report
-
-
-def _entry_name(entry, index: int) -> str:
-    if isinstance(entry, dict) and isinstance(entry.get("path"), str) and entry["path"]:
-        return entry["path"]
-    return f"artifacts[{index}]"
-
-
-def _entry_problem(entry) -> str | None:
-    """Why an artifact entry cannot be checked at all, or None."""
-    if not isinstance(entry, dict):
-        return f"the entry is a JSON {type(entry).__name__}, not an object"
-    missing = [key for key, kind in (("path", str), ("sha256", str), ("bytes", int)) if not isinstance(entry.get(key), kind)]
-    if missing:
-        return f"the entry lacks a valid {', '.join(missing)}"
-    return None
-
-
-# --- path containment -------------------------------------------------------------------------
-
-
-def _contained(root: Path, relative: str) -> tuple[Path | None, str | None]:
-    """(path inside `root`, None), or (None, why it is refused). Only stats paths, never opens them."""
-    try:
-        path = _relative(root, relative)
-    except SfError:
-        return None, "the path is absolute or climbs out with '..': refused, not read"
-    try:
-        resolved = path.resolve()  # follows a link at the artifact and at any parent inside the folder
-    except (OSError, ValueError, RuntimeError) as err:  # a link loop, a NUL byte
-        return None, f"the path cannot be resolved ({err}): refused, not read"
-    if resolved == root:
-        return None, "the path names the export folder itself: refused"
-    if not resolved.is_relative_to(root):
-        return None, f"a symlink leads outside the folder (to {resolved}): refused, not read"
-    if path.is_dir():  # hashing reads every file below, through any link
-        if escaping := list(_escaping_links(root, path)):
-            return None, f"holds symlink(s) that leave the folder or loop ({', '.join(escaping)}): refused, not read"
-    return path, None
-
-
-def _escaping_links(root: Path, folder: Path) -> Iterable[str]:
-    """Links inside an artifact folder (a .mlpackage) that resolve outside `root`: hashing the folder
-    would read through them."""
-    for dirpath, dirnames, filenames in os.walk(folder):  # followlinks=False: a linked folder is judged, not entered
-        for name in (*dirnames, *filenames):
-            entry = Path(dirpath) / name
-            if entry.is_symlink() and not _resolves_inside(root, entry):
-                yield entry.relative_to(root).as_posix()
-
-
-def _resolves_inside(root: Path, path: Path) -> bool:
-    try:
-        return path.resolve().is_relative_to(root)
-    except (OSError, RuntimeError):  # a link loop: not followable, so not safe to read through
-        return False
-
-
-# --- one artifact -----------------------------------------------------------------------------
-
-
-def _verify_artifact(root: Path, entry: dict, report: VerifyReport, check_io: bool) -> None:
-    name = entry["path"]
-    path, refused = _contained(root, name)
-    if refused:
-        report.add(name, "path", False, refused)
-        return
-    if not path.exists():
-        report.add(name, "present", False, f"listed in {MANIFEST_NAME} but missing from the folder")
-        return
-    _check_hash(path, entry, report)
-    if check_io and any(key in entry for key in GRAPH_KEYS):
-        for finding in check_graph_io(path, entry):
-            report.findings.append(finding)
-
-
-def _check_hash(path: Path, entry: dict, report: VerifyReport) -> None:
-    name = entry["path"]
-    try:
-        sha256, size = hash_artifact(path)
-    except OSError as err:
-        report.add(name, "hash", False, f"cannot be read ({err.strerror or err})")
-        return
-    differs = []
-    if size != entry["bytes"]:
-        differs.append(f"{size} bytes, manifest says {entry['bytes']}")
-    if sha256 != entry["sha256"]:
-        differs.append(f"sha256 {sha256[:12]}..., manifest says {entry['sha256'][:12]}...")
-    if differs:
-        report.add(name, "hash", False, "; ".join(differs) + ": changed after export")
-    else:
-        report.add(name, "hash", True, f"sha256 and {size} bytes match")
-
-
-def _unlisted_files(root: Path, listed: list[PurePosixPath]) -> list[str]:
-    """Files and links under `root` that no manifest path covers (a listed folder covers its
-    contents); the manifest itself and the parity bundle are expected and skipped."""
-    unlisted = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        # Prune folders that are listed whole or are the parity bundle; links to folders are reported, not entered.
-        keep = []
-        for name in dirnames:
-            relative = here / name
-            if (here == PurePosixPath(".") and name == PARITY_DIR) or _covered(relative, listed):
-                continue
-            if (Path(dirpath) / name).is_symlink():
-                unlisted.append(relative.as_posix())
-            else:
-                keep.append(name)
-        dirnames[:] = keep
-        for name in filenames:
-            relative = here / name
-            if here == PurePosixPath(".") and name == MANIFEST_NAME:
-                continue
-            if not _covered(relative, listed):
-                unlisted.append(relative.as_posix())
-    return sorted(unlisted)
-
-
-def _covered(relative: PurePosixPath, listed: list[PurePosixPath]) -> bool:
-    return any(relative == path or path in relative.parents for path in listed)
 
 
 # --- graph inputs and outputs -----------------------------------------------------------------
