@@ -132,3 +132,25 @@ def release_memory() -> None:
 
 def mib(size: int) -> str:
     return f"{size / 2**20:,.1f} MiB"
+
+
+def load_and_reference(request: ExportRequest, config: ModelConfig, context: int, progress: Progress):
+    """The first two stages of every exporter: the model, then the parity inputs and the float
+    reference in one eager pass. Returns (loaded, inputs, reference)."""
+    from sf_mobile.checkpoints import load_or_build
+    from sf_mobile.parity.bundle import reference_run
+    from sf_mobile.runtimes.eager import EagerBackend
+
+    with progress.stage("load model"):
+        loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
+    with progress.stage("parity inputs and float reference"):
+        # The reference prefills in EAGER_PREFILL_ROWS-row calls, not in a graph's chunks: its math
+        # does not depend on the chunking, and small chunks over the whole cache cost minutes at real size.
+        backend = EagerBackend(loaded.model, config.sampling.max_frames, context, context)
+        inputs, reference = reference_run(
+            backend, loaded.codec, export_frames(config), request.question, PARITY_DECODE_STEPS, progress.note
+        )
+        del backend
+        release_memory()
+    return loaded, inputs, reference
+

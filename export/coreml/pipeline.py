@@ -14,13 +14,13 @@ import sys
 import numpy as np
 import torch
 
-from sf_mobile.checkpoints import load_or_build, resolve_config
+from sf_mobile.checkpoints import resolve_config
 from sf_mobile.export.common import (
     PARITY_DECODE_STEPS,
     ExportRequest,
     ExportResult,
     Progress,
-    export_frames,
+    load_and_reference,
     release_memory,
     write_prompt_files,
 )
@@ -28,7 +28,7 @@ from sf_mobile.export.coreml.options import CoreMLOptions, Recipe
 from sf_mobile.exportable.decoder import MASK_VALUE
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
-from sf_mobile.parity.bundle import compute_reference, reference_run, write_bundle
+from sf_mobile.parity.bundle import compute_reference, write_bundle
 from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.coreml import EMBEDDINGS_NAME, LM_NAME, VISION_NAME
@@ -117,19 +117,8 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
     frames, side, hidden = config.sampling.max_frames, config.vision.image_size, config.llm.hidden_size
 
     with atomic_output_dir(request.out, overwrite=request.overwrite) as staging:
-        with progress.stage("load model"):
-            loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
+        loaded, inputs, reference = load_and_reference(request, config, context, progress)
         model = loaded.model
-        with progress.stage("parity inputs and float reference"):
-            # The reference prefills in EAGER_PREFILL_ROWS-row calls, not in the package's chunks:
-            # its math does not depend on the chunking, and 64-row chunks over the whole fp32 cache
-            # cost many minutes more at real size.
-            float_backend = EagerBackend(model, frames, context, context)
-            inputs, reference = reference_run(
-                float_backend, loaded.codec, export_frames(config), request.question, PARITY_DECODE_STEPS, progress.note
-            )
-            del float_backend
-            release_memory()
         with progress.stage("convert vision + SlowFast"):
             vision = convert_vision(CoreMLVision(model), frames, side)
             save_with_metadata(

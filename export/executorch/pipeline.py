@@ -10,19 +10,19 @@ from __future__ import annotations
 import gc
 
 
-from sf_mobile.checkpoints import load_or_build, resolve_config
+from sf_mobile.checkpoints import resolve_config
 from sf_mobile.export.common import (
     PARITY_DECODE_STEPS,
     ExportRequest,
     ExportResult,
     Progress,
-    export_frames,
+    load_and_reference,
     write_prompt_files,
 )
 from sf_mobile.export.executorch.options import ExecuTorchOptions, Quant, VisionQuant
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
-from sf_mobile.parity.bundle import compute_reference, reference_run, write_bundle
+from sf_mobile.parity.bundle import compute_reference, write_bundle
 from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.eager import EagerBackend
@@ -79,15 +79,8 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
     progress = Progress(total=8 if quantized else 7)
 
     with atomic_output_dir(request.out, overwrite=request.overwrite) as staging:
-        with progress.stage("load model"):
-            loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
+        loaded, inputs, reference = load_and_reference(request, config, max_context, progress)
         model = loaded.model
-        with progress.stage("parity inputs and float reference"):
-            float_backend = EagerBackend(model, config.sampling.max_frames, max_context, max_seq_len)
-            inputs, reference = reference_run(
-                float_backend, loaded.codec, export_frames(config), request.question, PARITY_DECODE_STEPS, progress.note
-            )
-            del float_backend
         with progress.stage("build method modules" + (" and quantize" if quantized else "")):
             modules = build_method_modules(model, options, ExecuTorchDecoderStep, max_context)
         same_quant = None
