@@ -392,9 +392,7 @@ def _cli(argv, capsys):
 @pytest.mark.parametrize(
     "flags, named",
     [
-        (["--backend", "qnn"], "--backend qnn: the QNN/HTP path"),
-        (["--quant", "a8w8"], "--quant a8w8: the QNN/HTP path"),
-        (["--quant", "a16w8"], "--quant a16w8: the QNN/HTP path"),
+        (["--quant", "a8w8"], "--quant a8w8 is not available with --backend cpu"),  # more in test_export_qnn.py
         (["--backend", "npu"], "--backend 'npu' is not supported; use one of ['cpu', 'qnn']"),
         (["--quant", "int4"], "--quant 'int4' is not supported"),
         (["--prefill-chunk", "2048"], "prefill chunk 2048 does not fit a 1280-position KV cache"),
@@ -412,13 +410,11 @@ def test_bad_options_fail_before_any_work(tmp_path, capsys, flags, named):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_qnn_choices_name_the_valid_values_and_say_the_path_is_not_built():
-    with pytest.raises(SfError) as backend:
-        OnnxOptions(backend=Backend.QNN)
-    assert "not built yet" in str(backend.value) and "use --backend cpu (valid values: cpu, qnn)" in str(backend.value)
+def test_cpu_backend_names_its_precisions_and_points_at_qnn():
     with pytest.raises(SfError) as quant:
         OnnxOptions(quant=Quant.A8W8)
-    assert "not built yet" in str(quant.value) and "use --quant fp32 or fp16" in str(quant.value)
+    assert "use --quant fp32 or fp16, or --backend qnn for a8w8" in str(quant.value)
+    assert OnnxOptions(backend=Backend.CPU).quant is Quant.FP32
 
 
 def test_interrupted_export_leaves_no_output(tmp_path, monkeypatch, cache_dir):

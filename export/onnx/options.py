@@ -1,7 +1,8 @@
 """What an ONNX export can be asked for, validated before any work starts.
 
-The backend and precision choices name the QNN half (issue 5) so that its flags are reserved and
-rejected with one clear line until it exists, instead of being "unknown".
+Two backends: `cpu` (float graphs for ONNX Runtime's CPU provider) and `qnn` (QDQ graphs for
+Qualcomm's HTP NPU, plus offline-compiled context binaries for one Snapdragon SoC). Each backend
+takes only its own precisions; a wrong pairing or SoC is refused with the valid values.
 """
 
 from __future__ import annotations
@@ -15,24 +16,26 @@ from sf_mobile.export.limits import check_context, default_context
 
 OPSET = 21  # native Gelu and 16-bit Q/DQ: opset 18 decomposes tanh-GELU, which HTP gets wrong (shared/notes/qnn-htp.md)
 # Rows per prefill call, as Core ML: a static-shape NPU graph takes one fixed chunk, and 1-3B decoders
-# run 64-row matmuls well; not yet measured on HTP (the QNN half should).
+# run 64-row matmuls well; not yet measured on HTP (the simulator gives no timings).
 DEFAULT_PREFILL_CHUNK = 64
-# What the app writes into masked attention_mask entries of the float graphs; recorded in the manifest and
-# the graphs' metadata. The mask is an input, so 8-bit QDQ graphs can use -100 (-1e4 collapses them).
+# What the app writes into masked attention_mask entries; recorded in the manifest and the graphs'
+# metadata. The mask is an input, so QDQ graphs take a smaller one: at -1e4 the 8-bit range of the
+# score Add spans 1e4 and every real score rounds to the same step (a8w8 collapses, measured in
+# tests/test_export_qnn.py); -100 still gives masked columns weight exp(-100) ~ 4e-44, zero in fp32.
 MASK_VALUE = -1e4
-QNN_NOT_BUILT = "the QNN/HTP path (QDQ a16w8/a8w8 graphs for Qualcomm NPUs) is not built yet"
+QNN_MASK_VALUE = -100.0
 
 
 class Backend(str, enum.Enum):
     CPU = "cpu"  # float graphs for ONNX Runtime's CPU execution provider
-    QNN = "qnn"  # QDQ graphs for the QNN execution provider (HTP): not built yet
+    QNN = "qnn"  # QDQ graphs + per-SoC context binaries for the QNN execution provider (HTP)
 
 
 class Quant(str, enum.Enum):
     FP32 = "fp32"  # fp32 weights, activations, I/O and KV cache; also the input the QNN quantizer starts from
     FP16 = "fp16"  # fp16 weights, activations, I/O and KV cache (RMSNorm statistics in fp32); half the bytes
-    A16W8 = "a16w8"  # QNN: 16-bit activations, 8-bit weights (not built yet)
-    A8W8 = "a8w8"  # QNN: 8-bit activations, 8-bit weights (not built yet)
+    A16W8 = "a16w8"  # QNN: uint16 activations, int8 per-channel weights; fp32 I/O and KV cache
+    A8W8 = "a8w8"  # QNN: uint8 activations, int8 per-channel weights; fp32 I/O and KV cache
 
     @property
     def needs_qnn(self) -> bool:
@@ -40,27 +43,80 @@ class Quant(str, enum.Enum):
 
     @property
     def numpy_dtype(self) -> str:
-        return {Quant.FP32: "float32", Quant.FP16: "float16"}[self]
+        """The dtype of the graphs' float I/O (and of the float graphs a QDQ export starts from)."""
+        return {Quant.FP16: "float16"}.get(self, "float32")
 
 
-def check_backend_and_quant(backend: Backend, quant: Quant) -> None:
-    """The QNN choices exist as names only: refuse them before any work, naming what is valid."""
-    if backend is Backend.QNN:
-        raise SfError(f"--backend qnn: {QNN_NOT_BUILT}", f"use --backend cpu (valid values: {', '.join(b.value for b in Backend)})")
-    if quant.needs_qnn:
-        valid = ", ".join(q.value for q in Quant if not q.needs_qnn)
-        raise SfError(f"--quant {quant.value}: {QNN_NOT_BUILT}", f"use --quant {valid.replace(', ', ' or ')} with --backend cpu")
+class SoC(str, enum.Enum):
+    """Snapdragon SoCs whose HTP a context binary is compiled for. The QNN `soc_model` ids and HTP
+    architectures were read back from context binaries (shared/notes/qnn-htp.md)."""
+
+    SM8550 = "sm8550"  # Snapdragon 8 Gen 2
+    SM8650 = "sm8650"  # Snapdragon 8 Gen 3
+    SM8750 = "sm8750"  # Snapdragon 8 Elite
+    SM8850 = "sm8850"  # Snapdragon 8 Elite Gen 5
+
+    @property
+    def soc_model(self) -> int:
+        return {SoC.SM8550: 43, SoC.SM8650: 57, SoC.SM8750: 69, SoC.SM8850: 87}[self]
+
+    @property
+    def htp_arch(self) -> str:
+        return {SoC.SM8550: "v73", SoC.SM8650: "v75", SoC.SM8750: "v79", SoC.SM8850: "v81"}[self]
+
+
+DEFAULT_SOC = SoC.SM8650  # the most common flagship NPU in phones of 2024-2025
+BACKEND_QUANTS = {
+    Backend.CPU: (Quant.FP32, Quant.FP16),
+    # fp16 on HTP needs enable_htp_fp16_precision and is not built: the NPU path is the QDQ one
+    Backend.QNN: (Quant.A16W8, Quant.A8W8),
+}
+
+
+def default_quant(backend: Backend) -> Quant:
+    return BACKEND_QUANTS[backend][0]
+
+
+def check_backend_and_quant(backend: Backend, quant: Quant, soc: SoC | None = None) -> None:
+    """Each backend takes its own precisions; --soc names the NPU, so it needs --backend qnn."""
+    valid = BACKEND_QUANTS[backend]
+    if quant not in valid:
+        names = " or ".join(q.value for q in valid)
+        other = next(b for b, quants in BACKEND_QUANTS.items() if quant in quants)
+        raise SfError(
+            f"--quant {quant.value} is not available with --backend {backend.value}",
+            f"use --quant {names}, or --backend {other.value} for {quant.value}",
+        )
+    if soc is not None and backend is not Backend.QNN:
+        raise SfError(f"--soc {soc.value} applies to --backend qnn only", "drop --soc, or add --backend qnn")
 
 
 @dataclass(frozen=True)
 class OnnxOptions:
     backend: Backend = Backend.CPU
-    quant: Quant = Quant.FP32
+    quant: Quant | None = None  # None: the backend's first precision (cpu: fp32, qnn: a16w8)
     prefill_chunk: int = DEFAULT_PREFILL_CHUNK
     max_context: int | None = None  # None: visual tokens + CONTEXT_HEADROOM, rounded up to 256
+    soc: SoC | None = None  # qnn only; None: DEFAULT_SOC
 
     def __post_init__(self) -> None:
-        check_backend_and_quant(self.backend, self.quant)
+        check_backend_and_quant(self.backend, self.quant or default_quant(self.backend), self.soc)
+        object.__setattr__(self, "quant", self.quant or default_quant(self.backend))
+        if self.backend is Backend.QNN:
+            object.__setattr__(self, "soc", self.soc or DEFAULT_SOC)
+
+    @property
+    def is_qnn(self) -> bool:
+        return self.backend is Backend.QNN
+
+    @property
+    def mask_value(self) -> float:
+        return QNN_MASK_VALUE if self.is_qnn else MASK_VALUE
+
+    @property
+    def float_quant(self) -> Quant:
+        """The precision of the float graphs exported first (a QDQ export quantizes fp32 graphs)."""
+        return Quant.FP32 if self.is_qnn else self.quant
 
     @property
     def precision(self) -> str:
@@ -81,16 +137,23 @@ class OnnxOptions:
             )
 
     def to_dict(self, config: ModelConfig) -> dict:
-        return {
+        io = self.float_quant.value
+        common = {
             "backend": self.backend.value,
             "llm": self.quant.value,
             "vision": self.quant.value,
-            "embedding_table": self.quant.value,
-            "kv_cache": self.quant.value,
-            "float_io": self.quant.value,  # embeds, mask, cache and outputs; frames stay uint8, ids and positions int64
-            "rms_norm_statistics": "fp32",
+            "embedding_table": io,
+            "kv_cache": io,
+            "float_io": io,  # embeds, mask, cache and outputs; frames stay uint8, ids and positions int64
+            "rms_norm_statistics": "fp32" if not self.is_qnn else self.quant.value,
             "opset": OPSET,
             "prefill_chunk": self.prefill_chunk,
             "max_context": self.resolved_context(config),
-            "mask_value": MASK_VALUE,
+            "mask_value": self.mask_value,
         }
+        if self.is_qnn:
+            from sf_mobile.export.onnx.quantize import recipe
+
+            common.update(recipe(self.quant))
+            common["soc"] = {"name": self.soc.value, "soc_model": self.soc.soc_model, "htp_arch": self.soc.htp_arch}
+        return common

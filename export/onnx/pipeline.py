@@ -2,8 +2,10 @@
 token_embeddings.f32|f16, tokenizer, manifest and parity bundle.
 
 Stages: validate -> load -> parity inputs and float reference -> export vision -> export the
-decoder (prefill and decode) -> parity through ONNX Runtime -> manifest. Everything is written into
-a staging folder that is renamed to --out only at the end.
+decoder (prefill and decode) -> parity through ONNX Runtime -> manifest. `--backend qnn` exports the
+float graphs into a work folder, then calibrates, quantizes, compiles for the SoC and checks parity
+on the HTP simulator (qnn_stages.py). Everything is written into a staging folder that is renamed
+to --out only at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sf_mobile.export.common import (
     release_memory,
     write_prompt_files,
 )
-from sf_mobile.export.onnx.options import MASK_VALUE, OPSET, OnnxOptions
+from sf_mobile.export.onnx.options import OPSET, OnnxOptions
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
 from sf_mobile.parity.bundle import reference_run, write_bundle
@@ -32,6 +34,7 @@ from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
 from sf_mobile.runtimes.eager import EagerBackend
 from sf_mobile.runtimes.onnx import DECODE_NAME, PREFILL_NAME, VISION_NAME
+from sf_mobile.export.onnx.qnn_stages import QDQ_REFERENCE, QnnStages
 
 VISION_DATA = "vision.onnx.data"
 DECODER_DATA = "decoder.onnx.data"  # prefill and decode read every weight from this one file
@@ -70,7 +73,8 @@ def decoder_metadata(loaded, options: OnnxOptions, context: int, rows: int, dtyp
         "rows": rows,
         "prefill_chunk": options.prefill_chunk,
         "max_context": context,
-        "mask_value": MASK_VALUE,
+        "mask_value": options.mask_value,
+        "quant": options.quant.value,
         "mask_layout": "[1, 1, R, max_context + R]: columns 0..max_context-1 are cache slots, then the call's R rows; "
         "0 where a row may look, mask_value elsewhere",
         "hidden_size": llm.hidden_size,
@@ -117,16 +121,23 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
 
     convert.require_onnx()
     import_onnxruntime()  # parity runs the graphs: fail now, not after the export
+    if options.is_qnn:
+        from sf_mobile.runtimes.qnn import import_qnn
+
+        import_qnn()
     config = resolve_config(request.preset, request.checkpoint, request.frames)
     options.validate(config)  # every option checked before any work
     context = options.resolved_context(config)
-    dtype = options.quant.numpy_dtype
+    dtype = options.float_quant.numpy_dtype
     torch_dtype = getattr(torch, dtype)
     table_name = embedding_table_name(dtype)
     frames, side, hidden = config.sampling.max_frames, config.vision.image_size, config.llm.hidden_size
-    progress = Progress(total=5)
+    progress = Progress(total=9 if options.is_qnn else 5)
 
     with atomic_output_dir(request.out, overwrite=request.overwrite) as staging:
+        qnn = QnnStages(staging, options, progress) if options.is_qnn else None
+        graphs = qnn.float_folder if qnn else staging  # a QNN export quantizes these, then drops them
+        graphs.mkdir(exist_ok=True)
         with progress.stage("load model"):
             loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
         model = loaded.model
@@ -139,38 +150,55 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
             release_memory()
         with progress.stage(f"export vision + SlowFast ({dtype})"):
             vision = OnnxVision(model, frames, torch_dtype)  # casts the tower in place: the reference is done
-            convert.export_graph(vision, vision.example_inputs(), VISION_INPUTS, VISION_OUTPUTS, staging / VISION_NAME)
-            with convert.DataPool(staging, VISION_DATA) as pool:
-                convert.finish_graph(staging, VISION_NAME, vision_metadata(loaded, dtype), pool)
+            convert.export_graph(vision, vision.example_inputs(), VISION_INPUTS, VISION_OUTPUTS, graphs / VISION_NAME)
+            with convert.DataPool(graphs, VISION_DATA) as pool:
+                convert.finish_graph(graphs, VISION_NAME, vision_metadata(loaded, dtype), pool)
             # The tower is done with (the reference holds its output): dropping it lowers the decoder export's peak.
             del vision
             model.vision_tower = model.projector = None
             release_memory()
         with progress.stage(f"export prefill ({options.prefill_chunk} rows) and decode (1 row)"):
             model.llm.to(torch_dtype)  # in place (the reference is done): the table gets the LM head's very values
-            write_embedding_table(staging / table_name, model, dtype)
+            write_embedding_table(graphs / table_name, model, dtype)
             # A tied LM head is the embedding table byte for byte: the graphs read it from the table file.
-            with convert.DataPool(staging, DECODER_DATA, reuse=(table_name,)) as pool:
+            with convert.DataPool(graphs, DECODER_DATA, reuse=(table_name,)) as pool:
                 for name, rows in ((PREFILL_NAME, options.prefill_chunk), (DECODE_NAME, 1)):
                     decoder = OnnxDecoder(model, context, rows, torch_dtype)
-                    convert.export_graph(decoder, decoder.example_inputs(), DECODER_INPUTS, DECODER_OUTPUTS, staging / name)
+                    convert.export_graph(decoder, decoder.example_inputs(), DECODER_INPUTS, DECODER_OUTPUTS, graphs / name)
                     del decoder
                     release_memory()
                     metadata = decoder_metadata(loaded, options, context, rows, dtype, table_name)
-                    convert.finish_graph(staging, name, metadata, pool)
+                    convert.finish_graph(graphs, name, metadata, pool)
             pooled = pool.report
             files = write_prompt_files(staging, loaded)
         del model
         loaded.release_weights()
         release_memory()
-        with progress.stage("parity through ONNX Runtime"):
-            backend = OnnxBackend(staging, prepack=False)  # numbers, not speed: one copy of the weights for both sessions
-            outputs = run_backend(backend, inputs, PARITY_DECODE_STEPS, progress.note)
-            reports = [compare(outputs, reference, options.precision, "float")]
-            meta = {"target": "onnx", "reference": "float eager", "engine": backend.name, "providers": backend.providers}
-            write_bundle(staging, inputs, reference, meta=meta, precision=options.precision)
-            providers = backend.providers
-            del backend
+        compiled, quantized = {}, {}
+        if qnn:
+            metadata = {
+                VISION_NAME: vision_metadata(loaded, dtype),
+                **{
+                    name: decoder_metadata(loaded, options, context, rows, dtype, table_name)
+                    for name, rows in ((PREFILL_NAME, options.prefill_chunk), (DECODE_NAME, 1))
+                },
+            }
+            quantized = qnn.calibrate_and_quantize(loaded.codec, inputs.frames, request.question, metadata, table_name)
+            pooled = qnn.pooled
+            compiled = qnn.compile()
+            reports, same_quant, assignments = qnn.parity(inputs, reference)
+            meta = {"target": "onnx", "reference": QDQ_REFERENCE, "engine": reports[0].backend, "soc": options.soc.value}
+            write_bundle(staging, inputs, same_quant, meta=meta, precision=options.precision)
+            providers = ["CPUExecutionProvider"]  # what ran the top-level QDQ graphs at export
+        else:
+            with progress.stage("parity through ONNX Runtime"):
+                backend = OnnxBackend(staging, prepack=False)  # numbers, not speed: one copy of the weights for both sessions
+                outputs = run_backend(backend, inputs, PARITY_DECODE_STEPS, progress.note)
+                reports = [compare(outputs, reference, options.precision, "float")]
+                meta = {"target": "onnx", "reference": "float eager", "engine": backend.name, "providers": backend.providers}
+                write_bundle(staging, inputs, reference, meta=meta, precision=options.precision)
+                providers = backend.providers
+                del backend
 
         def graph_entry(name: str, graph_inputs: dict, graph_outputs: dict, **extra) -> dict:
             return artifact_entry(
@@ -195,7 +223,22 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
                 staging, table_name, dtype=dtype, shape=[config.llm.vocab_size, hidden], layout="row-major, little-endian"
             ),
             *(artifact_entry(staging, name) for name in files),
+            *(
+                entry
+                for name, done in compiled.items()
+                for entry in (
+                    artifact_entry(
+                        staging, done.graph, compiled_from=name, **done.manifest_fields(options.soc),
+                        providers=sorted(assignments[name]), simulator_node_assignment=assignments[name],
+                    ),
+                    *(artifact_entry(staging, b, compiled_from=name, soc=options.soc.value) for b in done.binaries),
+                )
+            ),
         ]
+        if quantized:
+            for entry in artifacts:
+                if entry["path"] in quantized:
+                    entry["quantization"] = quantized[entry["path"]]
         manifest = build_manifest(
             loaded,
             target="onnx",
@@ -213,6 +256,11 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
     if table_name in pooled.shared_with:
         shared += f"; the tied LM head reads {table_name}"
     details = {"weights": shared, "providers": ", ".join(providers), "opset": OPSET}
+    if compiled:
+        details["htp"] = (
+            f"{options.soc.value} ({options.soc.htp_arch}, soc_model {options.soc.soc_model}): "
+            + ", ".join(f"{name} {sum(done.qdq_nodes.values())} nodes on {'/'.join(done.qdq_nodes)}" for name, done in compiled.items())
+        )
     return ExportResult(
         out=request.out, manifest=manifest, reports=reports, timings=progress.timings, peaks=progress.peaks, details=details
     )

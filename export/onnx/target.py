@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 
 from sf_mobile.export import parse_choice
-from sf_mobile.export.onnx.options import DEFAULT_PREFILL_CHUNK, Backend, OnnxOptions, Quant
+from sf_mobile.export.onnx.options import BACKEND_QUANTS, DEFAULT_PREFILL_CHUNK, DEFAULT_SOC, Backend, OnnxOptions, Quant, SoC
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("onnx")
     group.add_argument(
-        "--backend", default=Backend.CPU.value, help=f"{', '.join(b.value for b in Backend)} (qnn: not built yet)"
+        "--backend", default=Backend.CPU.value,
+        help=f"{', '.join(b.value for b in Backend)} (qnn: QDQ graphs and context binaries for a Snapdragon NPU)",
     )
+    per_backend = "; ".join(f"{b.value}: {', '.join(q.value for q in quants)}" for b, quants in BACKEND_QUANTS.items())
+    group.add_argument("--quant", help=f"{per_backend} (default: the backend's first)")
     group.add_argument(
-        "--quant", default=Quant.FP32.value, help=f"{', '.join(q.value for q in Quant)} (a16w8/a8w8 need the QNN path: not built yet)"
+        "--soc", help=f"qnn: the SoC to compile for, {', '.join(s.value for s in SoC)} (default {DEFAULT_SOC.value})"
     )
     group.add_argument(
         "--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK, help=f"rows of the prefill graph (default {DEFAULT_PREFILL_CHUNK})"
@@ -23,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> OnnxOptions:
-    """Parsed and checked for the QNN names here, before the CLI starts any work."""
+    """Parsed and checked (backend, precision and SoC together) here, before the CLI starts any work."""
     return OnnxOptions(
         backend=parse_choice(Backend, args.backend, "--backend"),
-        quant=parse_choice(Quant, args.quant, "--quant"),
+        quant=None if args.quant is None else parse_choice(Quant, args.quant, "--quant"),
+        soc=None if args.soc is None else parse_choice(SoC, args.soc, "--soc"),
         prefill_chunk=args.prefill_chunk,
         max_context=args.max_context,
     )

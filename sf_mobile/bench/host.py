@@ -212,6 +212,8 @@ class OnnxRuntimeCPU(HostBackend):
 
 
 class QnnHtpSimulator(HostBackend):
+    """A `--backend qnn` export's compiled context graphs for its SoC, on the QNN HTP simulator."""
+
     name = "qnn-htp-simulator"
     accuracy_only = True
     accuracy_note = "the QNN HTP simulator on x86-64: accuracy only, never latency"
@@ -219,5 +221,14 @@ class QnnHtpSimulator(HostBackend):
     def availability(self, ctx: BenchContext) -> str | None:
         if ctx.target != "onnx":
             return f"the folder is a {ctx.target} export and holds no QDQ ONNX graphs; the HTP simulator runs --target onnx exports"
-        # the QDQ graphs and the simulator session are the QNN half of issue 5
-        return _missing("onnxruntime_qnn", "qnn") or "the QNN HTP simulator backend is not built yet (QNN half of issue 5)"
+        if ctx.manifest.get("backend") != "qnn":
+            return "the folder holds float ONNX graphs; the HTP simulator runs --backend qnn exports (QDQ + context binaries)"
+        return _missing("onnxruntime_qnn", "qnn")
+
+    def open(self, ctx: BenchContext) -> GraphBackend:
+        from sf_mobile.export.onnx.compile import context_folder
+        from sf_mobile.export.onnx.options import SoC
+        from sf_mobile.runtimes.qnn import QnnHtpBackend
+
+        soc = SoC(ctx.quantization["soc"]["name"])
+        return QnnHtpBackend(ctx.folder, context_folder(soc), soc.soc_model)

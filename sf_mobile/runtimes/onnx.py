@@ -70,25 +70,42 @@ def backend_name(providers) -> str:
 class OnnxBackend:
     """vision.onnx, prefill.onnx and decode.onnx of one export folder as a GraphBackend."""
 
-    def __init__(self, folder: Path, providers=(CPU_PROVIDER,), threads: int = 0, prepack: bool = True):
+    def __init__(
+        self,
+        folder: Path,
+        providers=(CPU_PROVIDER,),
+        threads: int = 0,
+        prepack: bool = True,
+        graph_folder: Path | None = None,
+        session_options=None,
+    ):
         """`prepack=False` keeps ONE copy of the weights for both decoder sessions: the CPU provider
         otherwise repacks every Gemm weight per session (measured: two sessions over one 64 MiB
-        weight add 135 MiB RSS with prepacking, 7 MiB without, the file being memory-mapped)."""
+        weight add 135 MiB RSS with prepacking, 7 MiB without, the file being memory-mapped).
+
+        `graph_folder`: where the three graphs are (default `folder`; a QNN export keeps its compiled
+        graphs per SoC in a subfolder, the embedding table at the top). `session_options`: a hook
+        `threads -> SessionOptions` that has chosen its own execution providers (a plugin EP
+        selected with `add_provider_for_devices`); `providers` is then not passed."""
         ort = import_onnxruntime()
         folder = Path(folder)
+        graphs = Path(graph_folder) if graph_folder is not None else folder
         for name in GRAPH_NAMES:
-            if not (folder / name).is_file():
-                raise SfError(f"{folder} has no {name}", "export one with sf-export --target onnx")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: ONNX Runtime's choice (the physical cores)
-        options.log_severity_level = 3  # errors only: the CPU provider notes every fp16 cast it inserts
+            if not (graphs / name).is_file():
+                raise SfError(f"{graphs} has no {name}", "export one with sf-export --target onnx")
+        if session_options is None:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads  # 0: ONNX Runtime's choice (the physical cores)
+            options.log_severity_level = 3  # errors only: the CPU provider notes every fp16 cast it inserts
+            chosen = {"providers": list(providers)}
+        else:
+            options, chosen = session_options(threads), {}
         if not prepack:
             options.add_session_config_entry("session.disable_prepacking", "1")
         self.sessions = {
-            name: ort.InferenceSession(str(folder / name), sess_options=options, providers=list(providers))
-            for name in GRAPH_NAMES
+            name: ort.InferenceSession(str(graphs / name), sess_options=options, **chosen) for name in GRAPH_NAMES
         }
-        self.name = backend_name(providers)
+        self.name = backend_name(providers) if session_options is None else backend_name(self.sessions[VISION_NAME].get_providers())
         self.providers = sorted({p for s in self.sessions.values() for p in s.get_providers()})
         vision_meta, lm_meta = (read_graph_metadata(self.sessions[n]) for n in (VISION_NAME, PREFILL_NAME))
         self.num_frames, self.image_size = int(vision_meta["frames"]), int(vision_meta["frame_size"])
