@@ -357,3 +357,15 @@ def test_qnn_defaults_and_help():
 def test_manifest_round_trips_as_json(a16w8_export):
     text = (a16w8_export.out / "sf_manifest.json").read_text()
     assert json.loads(text)["quantization"]["soc"]["htp_arch"] == "v75"
+
+
+def test_sf_verify_checks_a_qnn_folder(a16w8_export):
+    from sf_mobile.verify import verify_folder
+
+    report = verify_folder(a16w8_export.out)
+    assert report.passed, report.lines()
+    io_checked = {f.artifact for f in report.findings if f.check.startswith("io") and f.ran}
+    assert {"vision.onnx", "prefill.onnx", "decode.onnx"} <= io_checked  # the QDQ graphs' declared inputs/outputs
+    binaries = [a["path"] for a in a16w8_export.manifest["artifacts"] if a["path"].endswith(".bin")]
+    hashed = {f.artifact for f in report.findings if f.check == "hash" and f.ok}
+    assert binaries and set(binaries) <= hashed  # every context binary is hashed
