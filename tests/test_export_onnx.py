@@ -34,7 +34,7 @@ MASK = -1e4
 def contract_files(table: str) -> list[str]:
     return sorted([
         "chat_template.json", "decode.onnx", "decoder.onnx.data", "parity", "prefill.onnx", "sf_manifest.json",
-        table, "tokenizer.json", "vision.onnx", "vision.onnx.data",
+        table, "token_embedding.onnx", "tokenizer.json", "vision.onnx", "vision.onnx.data",
     ])
 
 
@@ -103,6 +103,29 @@ def test_prefill_and_decode_read_one_copy_of_the_weights(fp32_export):
     assert weights <= data < 2 * weights  # once (plus alignment), not once per graph
     lm_head = dict(placed[0]["lm_head.weight"])
     assert lm_head == {"location": "token_embeddings.f32", "offset": "0", "length": str(512 * 64 * 4)}
+
+
+def test_token_embedding_graph_reads_the_shipped_table_in_place(any_export):
+    import onnxruntime as ort
+
+    from sf_mobile.export.onnx.embedding import TOKEN_EMBEDDING_NAME
+
+    path = any_export.out / TOKEN_EMBEDDING_NAME
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path), load_external_data=False)
+    assert {o.domain: o.version for o in model.opset_import}[""] == 21
+    table_name = next(a["path"] for a in any_export.manifest["artifacts"] if a["path"].startswith("token_embeddings."))
+    (initializer,) = model.graph.initializer
+    assert {e.key: e.value for e in initializer.external_data}["location"] == table_name
+    assert path.stat().st_size < 4096  # the table is not copied into the graph
+    dtype = "<f2" if table_name.endswith("f16") else "<f4"
+    entry = _entry(any_export, TOKEN_EMBEDDING_NAME)
+    vocab, hidden = (next(a for a in any_export.manifest["artifacts"] if a["path"] == table_name))["shape"]
+    table = np.fromfile(any_export.out / table_name, dtype=dtype).reshape(vocab, hidden)
+    ids = np.array([[0, 5, vocab - 1, 5]], dtype=np.int64)
+    (embeds,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"ids": ids})
+    np.testing.assert_array_equal(embeds[0], table[ids[0]])
+    assert entry["inputs"]["main"]["ids"] == {"shape": [1, "S"], "dtype": "int64"}
 
 
 def test_every_graph_passes_the_checker_at_opset_21_with_static_shapes(any_export):
@@ -356,7 +379,7 @@ def test_verify_checks_each_graph_against_the_manifest(fp32_export, tmp_path):
     report = verify_folder(fp32_export.out)
     assert report.passed, report.lines()
     io = {f.artifact: f for f in report.findings if f.check == "io main"}
-    assert sorted(io) == sorted(GRAPH_NAMES) and all(f.ran and f.ok for f in io.values())
+    assert sorted(io) == sorted([*GRAPH_NAMES, "token_embedding.onnx"]) and all(f.ran and f.ok for f in io.values())
 
     copy = shutil.copytree(fp32_export.out, tmp_path / "copy")
     manifest = json.loads((copy / "sf_manifest.json").read_text())
@@ -376,7 +399,7 @@ def test_verify_skips_the_onnx_check_without_onnx_and_says_why(fp32_export, monk
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
     report = verify_folder(fp32_export.out)
     skipped = [f for f in report.findings if f.check == "io"]
-    assert len(skipped) == 3 and report.passed
+    assert len(skipped) == len(GRAPH_NAMES) + 1 and report.passed  # + token_embedding.onnx
     assert all(not f.ran and "onnx not installed" in f.message and "sf-mobile[onnx]" in f.message for f in skipped)
 
 

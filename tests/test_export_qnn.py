@@ -36,7 +36,7 @@ from sf_mobile.runtimes.qnn import QNN_PROVIDER, htp_session_options  # noqa: E4
 
 TOP_LEVEL = sorted([
     "chat_template.json", "decode.onnx", "decoder.onnx.data", "parity", "prefill.onnx", "qnn", "sf_manifest.json",
-    "token_embeddings.f32", "tokenizer.json", "vision.onnx", "vision.onnx.data",
+    "token_embedding.onnx", "token_embeddings.f32", "tokenizer.json", "vision.onnx", "vision.onnx.data",
 ])
 
 

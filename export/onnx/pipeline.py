@@ -15,24 +15,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sf_mobile.checkpoints import load_or_build, resolve_config
+from sf_mobile.checkpoints import resolve_config
 from sf_mobile.export.common import (
     PARITY_DECODE_STEPS,
     ExportRequest,
     ExportResult,
     Progress,
-    export_frames,
+    load_and_reference,
     mib,
     release_memory,
     write_prompt_files,
 )
+from sf_mobile.export.onnx.embedding import TOKEN_EMBEDDING_NAME, write_token_embedding_graph
 from sf_mobile.export.onnx.options import OPSET, OnnxOptions
 from sf_mobile.manifest import artifact_entry, build_manifest, write_manifest
 from sf_mobile.output_dir import atomic_output_dir
-from sf_mobile.parity.bundle import reference_run, write_bundle
+from sf_mobile.parity.bundle import write_bundle
 from sf_mobile.parity.compare import compare
 from sf_mobile.parity.driver import run_backend
-from sf_mobile.runtimes.eager import EagerBackend
 from sf_mobile.runtimes.onnx import DECODE_NAME, PREFILL_NAME, VISION_NAME
 from sf_mobile.export.onnx.qnn_stages import QDQ_REFERENCE, QnnStages
 
@@ -138,16 +138,8 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
         qnn = QnnStages(staging, options, progress) if options.is_qnn else None
         graphs = qnn.float_folder if qnn else staging  # a QNN export quantizes these, then drops them
         graphs.mkdir(exist_ok=True)
-        with progress.stage("load model"):
-            loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
+        loaded, inputs, reference = load_and_reference(request, config, context, progress)
         model = loaded.model
-        with progress.stage("parity inputs and float reference"):
-            float_backend = EagerBackend(model, frames, context, context)
-            inputs, reference = reference_run(
-                float_backend, loaded.codec, export_frames(config), request.question, PARITY_DECODE_STEPS, progress.note
-            )
-            del float_backend
-            release_memory()
         with progress.stage(f"export vision + SlowFast ({dtype})"):
             vision = OnnxVision(model, frames, torch_dtype)  # casts the tower in place: the reference is done
             convert.export_graph(vision, vision.example_inputs(), VISION_INPUTS, VISION_OUTPUTS, graphs / VISION_NAME)
@@ -206,6 +198,7 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
                 opset=OPSET, external_data=convert.external_files(staging / name), providers=providers, **extra,
             )
 
+        write_token_embedding_graph(staging, table_name, config.llm.vocab_size, hidden, dtype, OPSET)
         visual_shape = [1, config.visual_tokens().total, hidden]
         artifacts = [
             graph_entry(
@@ -221,6 +214,11 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
             artifact_entry(staging, DECODER_DATA),
             artifact_entry(
                 staging, table_name, dtype=dtype, shape=[config.llm.vocab_size, hidden], layout="row-major, little-endian"
+            ),
+            graph_entry(  # S: any length (a CPU lookup over the table file above, which it reads in place)
+                TOKEN_EMBEDDING_NAME,
+                {"ids": {"shape": [1, "S"], "dtype": "int64"}},
+                {"embeds": {"shape": [1, "S", hidden], "dtype": dtype}},
             ),
             *(artifact_entry(staging, name) for name in files),
             *(
