@@ -21,6 +21,7 @@ from sf_mobile.manifest import read_manifest, verify_artifacts  # noqa: E402
 from sf_mobile.parity.bundle import read_bundle  # noqa: E402
 from sf_mobile.runtimes import coreml as coreml_runtime  # noqa: E402
 from sf_mobile.runtimes.coreml import LM_NAME, VISION_NAME, CoreMLBackend, read_metadata  # noqa: E402
+from export_cli_helpers import assert_fails_before_any_work  # noqa: E402  (tests/ is on sys.path)
 
 CONTRACT_FILES = [
     "chat_template.json", "language_model.mlpackage", "parity", "sf_manifest.json", "token_embeddings.f16",
@@ -258,12 +259,7 @@ def _cli(argv, capsys):
     ],
 )
 def test_bad_options_fail_before_any_work(tmp_path, capsys, flags, named):
-    out = tmp_path / "out"
-    code, _, err = _cli(["--target", "coreml", "--size", "tiny", *flags, "--out", str(out)], capsys)
-    lines = [line for line in err.splitlines() if line.startswith("sf-export: error:")]
-    assert code == 2 and len(lines) == 1 and named in lines[0] and "Traceback" not in err, err
-    assert "[1/" not in err  # no stage started
-    assert list(tmp_path.iterdir()) == []
+    assert_fails_before_any_work(["--target", "coreml", "--size", "tiny", *flags], named, tmp_path, capsys)
 
 
 def test_block_size_that_does_not_divide_the_model_names_the_valid_ones():

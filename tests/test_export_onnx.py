@@ -25,6 +25,7 @@ from sf_mobile.manifest import read_manifest, verify_artifacts  # noqa: E402
 from sf_mobile.parity.bundle import read_bundle  # noqa: E402
 from sf_mobile.runtimes import onnx as onnx_runtime  # noqa: E402
 from sf_mobile.runtimes.onnx import DECODE_NAME, GRAPH_NAMES, PREFILL_NAME, VISION_NAME, OnnxBackend, step_mask  # noqa: E402
+from export_cli_helpers import assert_fails_before_any_work  # noqa: E402  (tests/ is on sys.path)
 
 CONTEXT = 1280  # the tiny preset's default: 96 visual tokens + 1024, rounded up to 256
 CHUNK = 64
@@ -425,12 +426,7 @@ def _cli(argv, capsys):
     ],
 )
 def test_bad_options_fail_before_any_work(tmp_path, capsys, flags, named):
-    out = tmp_path / "out"
-    code, _, err = _cli(["--target", "onnx", "--size", "tiny", *flags, "--out", str(out)], capsys)
-    lines = [line for line in err.splitlines() if line.startswith("sf-export: error:")]
-    assert code == 2 and len(lines) == 1 and named in lines[0] and "Traceback" not in err, err
-    assert "[1/" not in err  # no stage started
-    assert list(tmp_path.iterdir()) == []
+    assert_fails_before_any_work(["--target", "onnx", "--size", "tiny", *flags], named, tmp_path, capsys)
 
 
 def test_cpu_backend_names_its_precisions_and_points_at_qnn():

@@ -33,6 +33,7 @@ from sf_mobile.export.onnx.quantize import FeedReader, quant_types  # noqa: E402
 from sf_mobile.manifest import read_manifest, verify_artifacts  # noqa: E402
 from sf_mobile.runtimes.onnx import GRAPH_NAMES, OnnxBackend  # noqa: E402
 from sf_mobile.runtimes.qnn import QNN_PROVIDER, htp_session_options  # noqa: E402
+from export_cli_helpers import assert_fails_before_any_work  # noqa: E402  (tests/ is on sys.path)
 
 TOP_LEVEL = sorted([
     "chat_template.json", "decode.onnx", "decoder.onnx.data", "parity", "prefill.onnx", "qnn", "sf_manifest.json",
@@ -336,12 +337,7 @@ def _cli(argv, capsys):
     ],
 )
 def test_bad_qnn_options_fail_before_any_work(tmp_path, capsys, flags, named):
-    out = tmp_path / "out"
-    code, err = _cli(["--target", "onnx", "--size", "tiny", *flags, "--out", str(out)], capsys)
-    lines = [line for line in err.splitlines() if line.startswith("sf-export: error:")]
-    assert code == 2 and len(lines) == 1 and named in lines[0] and "Traceback" not in err, err
-    assert "[1/" not in err
-    assert list(tmp_path.iterdir()) == []
+    assert_fails_before_any_work(["--target", "onnx", "--size", "tiny", *flags], named, tmp_path, capsys)
 
 
 def test_qnn_defaults_and_help():
