@@ -248,7 +248,7 @@ def test_readme_has_two_fresh_machine_commands():
     install_and_run, install_and_test = (b.strip() for b in blocks)
     assert "\n" not in install_and_run and "\n" not in install_and_test  # one command each
     assert "pip install . " in install_and_run and install_and_run.endswith("&& sf-run")
-    assert "pip install -q -e '.[dev,executorch,coreml,onnx]'" in install_and_test and install_and_test.endswith("python -m pytest -q")
+    assert "pip install -q -e '.[dev,executorch,coreml,onnx,qnn]'" in install_and_test and install_and_test.endswith("python -m pytest -q")
 
 
 def test_ci_runs_the_readme_test_command_verbatim():
