@@ -145,6 +145,26 @@ def result_context(folder) -> int:
     return json.loads((folder / "sf_manifest.json").read_text())["max_context"]
 
 
+def test_the_reference_of_a_checkpoint_export_needs_that_checkpoint(tmp_path_factory, cache_dir):
+    from sf_mobile.checkpoints import build_random, save_checkpoint
+
+    root = tmp_path_factory.mktemp("bench-ckpt")
+    checkpoint = save_checkpoint(build_random("tiny", seed=7), root / "ckpt")
+    other = save_checkpoint(build_random("tiny", seed=8), root / "other")
+    out = root / "export"
+    export_coreml(ExportRequest(target="coreml", preset="tiny", out=out, checkpoint=checkpoint), CoreMLOptions())
+
+    def eager(**settings):
+        result = run_bench(out, ["pytorch-eager"], Settings(repeats=1, warmup=0, decode_tokens=2, **settings), ProgressBar(0, stream=_Sink()))
+        return result["backends"][0]
+
+    missing = eager()
+    assert missing["status"] == "unavailable" and "--checkpoint" in missing["reason"]
+    assert eager(checkpoint=checkpoint)["status"] == "ok"
+    wrong = eager(checkpoint=other)
+    assert wrong["status"] == "failed" and "not the one this folder was exported from" in wrong["reason"]
+
+
 def test_a_wrong_graph_is_parity_failed_with_exit_3(et_export, tmp_path, capsys, cache_dir):
     folder = tmp_path / "tampered"
     shutil.copytree(et_export, folder)
