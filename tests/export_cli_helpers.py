@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from sf_mobile.cli import export as export_cli
@@ -16,3 +19,13 @@ def assert_fails_before_any_work(argv: list[str], named: str, tmp_path: Path, ca
     assert code == 2 and len(lines) == 1 and named in lines[0] and "Traceback" not in err, err
     assert "[1/" not in err  # no stage started
     assert list(tmp_path.iterdir()) == []
+
+
+def heavy_modules_after_help(target: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a fresh interpreter has imported after rendering `sf-export --target
+    TARGET --help` (the help must stay fast: none of them)."""
+    code = (
+        f"import sys; from sf_mobile.cli import export; export.build_parser({target!r}).format_help(); "
+        f"print([m for m in {modules!r} if m in sys.modules])"
+    )
+    return ast.literal_eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)

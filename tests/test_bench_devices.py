@@ -727,8 +727,10 @@ def test_parity_file_names_match_the_bundle_writer():
 
 
 def test_unavailable_entry_matches_the_recorded_result():
+    from sf_mobile.bench.entry import unavailable
+
     recorded = next(b for b in json.loads(FIXTURE.read_text())["backends"] if b["name"] == "android-adb")
-    assert protocol.unavailable_entry("android-adb", recorded["reason"]) == recorded
+    assert validate_backend(unavailable("android-adb", "device", recorded["reason"])) == recorded
 
 
 def test_run_ids_and_paths():

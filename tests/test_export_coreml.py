@@ -21,7 +21,7 @@ from sf_mobile.manifest import read_manifest, verify_artifacts  # noqa: E402
 from sf_mobile.parity.bundle import read_bundle  # noqa: E402
 from sf_mobile.runtimes import coreml as coreml_runtime  # noqa: E402
 from sf_mobile.runtimes.coreml import LM_NAME, VISION_NAME, CoreMLBackend, read_metadata  # noqa: E402
-from export_cli_helpers import assert_fails_before_any_work  # noqa: E402  (tests/ is on sys.path)
+from export_cli_helpers import assert_fails_before_any_work, heavy_modules_after_help  # noqa: E402  (tests/ is on sys.path)
 
 CONTRACT_FILES = [
     "chat_template.json", "language_model.mlpackage", "parity", "sf_manifest.json", "token_embeddings.f16",
@@ -298,14 +298,7 @@ def test_parity_failure_exits_non_zero_and_marks_the_manifest(tmp_path, monkeypa
 
 
 def test_help_does_not_import_coremltools():
-    import subprocess
-
-    code = (
-        "import sys; from sf_mobile.cli import export; export.build_parser('coreml').format_help(); "
-        "heavy = [m for m in ('coremltools', 'torch') if m in sys.modules]; print(heavy)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == "[]"
+    assert heavy_modules_after_help("coreml", ('coremltools', 'torch')) == []
 
 
 # --- the traced torch modules -----------------------------------------------------------------------

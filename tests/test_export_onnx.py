@@ -25,7 +25,7 @@ from sf_mobile.manifest import read_manifest, verify_artifacts  # noqa: E402
 from sf_mobile.parity.bundle import read_bundle  # noqa: E402
 from sf_mobile.runtimes import onnx as onnx_runtime  # noqa: E402
 from sf_mobile.runtimes.onnx import DECODE_NAME, GRAPH_NAMES, PREFILL_NAME, VISION_NAME, OnnxBackend, step_mask  # noqa: E402
-from export_cli_helpers import assert_fails_before_any_work  # noqa: E402  (tests/ is on sys.path)
+from export_cli_helpers import assert_fails_before_any_work, heavy_modules_after_help  # noqa: E402  (tests/ is on sys.path)
 
 CONTEXT = 1280  # the tiny preset's default: 96 visual tokens + 1024, rounded up to 256
 CHUNK = 64
@@ -463,11 +463,4 @@ def test_parity_failure_exits_3_with_the_numbers_and_marks_the_manifest(tmp_path
 
 
 def test_help_does_not_import_onnx_or_torch():
-    import subprocess
-
-    code = (
-        "import sys; from sf_mobile.cli import export; export.build_parser('onnx').format_help(); "
-        "heavy = [m for m in ('onnx', 'onnxruntime', 'onnxscript', 'torch') if m in sys.modules]; print(heavy)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == "[]"
+    assert heavy_modules_after_help("onnx", ('onnx', 'onnxruntime', 'onnxscript', 'torch')) == []

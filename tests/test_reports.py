@@ -367,7 +367,7 @@ def test_an_interrupted_write_leaves_the_previous_reports_whole(result, tmp_path
 
     monkeypatch.undo()
     monkeypatch.setattr(write_module.os, "replace", lambda *args: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
+    with pytest.raises(SfError, match="disk full"):  # a one-line error, the previous reports whole
         write_reports(result, tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
@@ -412,3 +412,10 @@ def test_a_result_file_with_nan_is_refused(result, tmp_path):
     path.write_text(json.dumps(result).replace('"median": 12.0', '"median": NaN', 1))
     with pytest.raises(SfError, match="not valid JSON"):
         read_result(path)
+
+
+def test_an_unwritable_report_folder_is_a_one_line_error(result, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SfError, match="cannot write the reports into"):
+        write_reports(result, blocker / "reports")

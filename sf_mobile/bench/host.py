@@ -71,7 +71,7 @@ class HostBackend:
             load_ms = (time.perf_counter() - start) * 1000.0
             outputs = run_backend(backend, ctx.inputs, len(ctx.reference.greedy_tokens), ctx.report)
             reports = [compare(outputs, ctx.reference, precision, against) for precision, against in self.parity_checks(ctx)]
-            runs, stats, latency_entry, rate = [], None, None, None
+            stats = latency_entry = rate = None
             if not self.accuracy_only:
                 runs, _ = latency.measure(
                     backend, ctx.frames, ctx.inputs.prefix_ids, ctx.inputs.suffix_ids,

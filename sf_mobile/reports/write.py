@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
+from sf_mobile.errors import SfError
 from sf_mobile.reports.html import render_html
 from sf_mobile.reports.markdown import render_markdown
 from sf_mobile.reports.schema import validate, write_result
@@ -23,12 +24,15 @@ def write_reports(result: dict, outdir: Path) -> dict[str, Path]:
     validate(result)  # an invalid result writes nothing, not two pages of a result the JSON refuses
     pages = {"markdown": render_markdown(result), "html": render_html(result)}
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = {"json": _replace_atomically(outdir / FILE_NAMES["json"], lambda tmp: write_result(tmp, result))}
-    for form, text in pages.items():
-        written[form] = _replace_atomically(
-            outdir / FILE_NAMES[form], lambda tmp, text=text: tmp.write_text(text, encoding="utf-8")
-        )
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        written = {"json": _replace_atomically(outdir / FILE_NAMES["json"], lambda tmp: write_result(tmp, result))}
+        for form, text in pages.items():
+            written[form] = _replace_atomically(
+                outdir / FILE_NAMES[form], lambda tmp, text=text: tmp.write_text(text, encoding="utf-8")
+            )
+    except OSError as err:  # a read-only or full disk: one line, not a traceback
+        raise SfError(f"cannot write the reports into {outdir} ({err.strerror or err})", "pass a writable --report folder") from None
     return written
 
 

@@ -292,23 +292,3 @@ def with_device(entry: dict, device: dict) -> dict:
     """`entry` with the host's device facts over the app's own (the host knows serial/model/os
     from the OS tools; the app may add more keys, which are kept)."""
     return validate_backend({**entry, "device": {**(entry["device"] or {}), **device}})
-
-
-def unavailable_entry(backend: str, reason: str) -> dict:
-    """The backend entry of a device backend that cannot run here (no tool, no device)."""
-    return validate_backend(
-        {
-            "name": backend,
-            "kind": "device",
-            "status": "unavailable",
-            "reason": reason,
-            "accuracy_only": False,
-            "device": None,
-            "parity": [],
-            "latency": None,
-            "stats": None,
-            "memory": {"peak_rss_mib": None, "method": "not run"},
-            "roofline": None,
-        }
-    )
-
