@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from sf_mobile.benchmarks.export_run import run_export_benchmark
+from sf_mobile.benchmarks.export_run import large_artifacts, run_export_benchmark
 
 HEADER = (
     "# Core ML export at real size (random weights, 2 cores, Linux: parity through the MIL evaluator)\n\n"
@@ -21,12 +21,8 @@ HEADER = (
 )
 
 
-def artifact_sizes(manifest: dict) -> str:
-    return ", ".join(f"{a['path']} {a['bytes'] / 2**20:.1f}" for a in manifest["artifacts"] if a["bytes"] > 2**20)
-
-
 def main(argv=None) -> int:
-    return run_export_benchmark("export_coreml", "coreml", "coreml_export.md", HEADER, artifact_sizes, argv)
+    return run_export_benchmark("export_coreml", "coreml", "coreml_export.md", HEADER, large_artifacts, argv)
 
 
 if __name__ == "__main__":

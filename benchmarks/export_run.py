@@ -29,6 +29,11 @@ def parity_cell(manifest: dict) -> str:
     )
 
 
+def large_artifacts(manifest: dict) -> str:
+    """The size column: every artifact over 1 MiB, in MiB."""
+    return ", ".join(f"{a['path']} {a['bytes'] / 2**20:.1f}" for a in manifest["artifacts"] if a["bytes"] > 2**20)
+
+
 def stages_cell(stdout: str) -> str:
     for line in stdout.splitlines():
         if line.strip().startswith("stages:"):

@@ -64,10 +64,11 @@ class Progress:
     _count: int = 0
     _last_note: float = 0.0
 
-    def note(self, message: str) -> None:
-        """A progress line inside a long stage, at most one per NOTE_EVERY_S seconds."""
+    def note(self, message: str, always: bool = False) -> None:
+        """A progress line inside a long stage, at most one per NOTE_EVERY_S seconds unless `always`
+        (a decision the user should see, not a heartbeat)."""
         now = time.perf_counter()
-        if now - self._last_note >= NOTE_EVERY_S:
+        if always or now - self._last_note >= NOTE_EVERY_S:
             self._last_note = now
             print(f"      ... {message}", file=sys.stderr, flush=True)
 

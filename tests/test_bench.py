@@ -215,12 +215,29 @@ def test_a_named_backend_that_cannot_run_exits_1(coreml_export, capsys, cache_di
         (["--backend", "tpu"], "unknown backend(s) tpu"),
         (["--repeats", "0"], "--repeats is 0"),
         (["--warmup", "-1"], "--warmup is -1"),
+        (["--timeout", "0"], "--timeout is 0"),
     ],
 )
 def test_bad_arguments_are_one_line_errors_before_any_work(et_export, argv, message, capsys):
     code = bench_cli.main([str(et_export), *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0]
+
+
+def test_timeout_reaches_the_device_runs(et_export, monkeypatch):
+    """The device backends' error messages tell the user to allow more time with --timeout."""
+    from sf_mobile.bench import runner
+
+    seen = {}
+
+    def fake_run_bench(folder, backends, settings):
+        seen["timeout_s"] = settings.timeout_s
+        raise SystemExit(0)
+
+    monkeypatch.setattr(runner, "run_bench", fake_run_bench)
+    with pytest.raises(SystemExit):
+        bench_cli.main([str(et_export), "--backend", "android-adb", "--timeout", "90.5"])
+    assert seen == {"timeout_s": 90.5}
 
 
 def test_a_folder_without_a_manifest_or_a_bad_video_fails_in_one_line(et_export, tmp_path, capsys, cache_dir):

@@ -464,3 +464,23 @@ def test_parity_failure_exits_3_with_the_numbers_and_marks_the_manifest(tmp_path
 
 def test_help_does_not_import_onnx_or_torch():
     assert heavy_modules_after_help("onnx", ('onnx', 'onnxruntime', 'onnxscript', 'torch')) == []
+
+
+def test_export_from_a_checkpoint_carries_its_weights(tmp_path, capsys, cache_dir):
+    """--checkpoint: the graphs and the embedding table hold the checkpoint's weights (not the seeded
+    random ones), the manifest names them, and parity passes against that checkpoint's reference."""
+    from sf_mobile.checkpoints import build_random, save_checkpoint
+
+    trained = build_random("tiny", seed=7)
+    checkpoint = save_checkpoint(trained, tmp_path / "ckpt")
+    out = tmp_path / "out"
+    code, _stdout, err = _cli(["--target", "onnx", "--size", "tiny", "--checkpoint", str(checkpoint), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "RANDOM weights" not in err
+    manifest = read_manifest(out)
+    assert manifest["status"] == "ok" and manifest["weights"]["weights"] == "checkpoint" and manifest["weights"]["sha256"]
+    expected = trained.model.llm.get_input_embeddings().weight.detach().numpy()
+    table = np.fromfile(out / "token_embeddings.f32", dtype="<f4").reshape(expected.shape)
+    assert np.array_equal(table, expected)
+    assert not np.array_equal(table, build_random("tiny", seed=0).model.llm.get_input_embeddings().weight.detach().numpy())
+    assert read_bundle(out)[2]["against"] == "float"  # an fp32 export's bundle holds the float reference

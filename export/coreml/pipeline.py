@@ -181,7 +181,9 @@ def export_coreml(request: ExportRequest, options: CoreMLOptions) -> ExportResul
                 "reference": "same-quantization eager" if compressed else "float eager",
                 "engine": "mil-evaluator",
             }
-            write_bundle(staging, inputs, gate_reference, meta=meta, precision=precision)
+            write_bundle(
+                staging, inputs, gate_reference, meta=meta, precision=precision, against=gate_against,
+            )
         if not core_ml_can_predict():
             print(f"      note: {MACOS_NOTE}", file=sys.stderr)
         state_shape = list(CoreMLDecoderStep.cache_shape_for(config, context))  # [L, 1, KVH, ctx_pad, hd_pad]

@@ -123,7 +123,10 @@ def export_executorch(request: ExportRequest, options: ExecuTorchOptions) -> Exp
             # same quantization run eagerly for quantized ones (quantization error is not an export error).
             gate_reference = same_quant if same_quant is not None else reference
             meta = {"target": "executorch", "reference": "same-quantization eager" if quantized else "float eager"}
-            write_bundle(staging, inputs, gate_reference, meta=meta, precision=precision)
+            write_bundle(
+                staging, inputs, gate_reference, meta=meta, precision=precision,
+                against="same-quantization" if quantized else "float",
+            )
         rows = f"1..{max_seq_len}"
         artifacts = [
             artifact_entry(

@@ -85,6 +85,19 @@ def export_graph(module: torch.nn.Module, inputs: tuple, input_names, output_nam
     del program
 
 
+def drop_weights(module: torch.nn.Module) -> None:
+    """Free the storage of every parameter and buffer of `module`, in place.
+
+    torch.onnx's exporter keeps references to the parameters it traced after `export_graph` returns
+    (its IR tensors wrap them; measured at 1b: 5.8 GB of parameters still alive after `del` of the
+    module and the model, 6.4 GB of anonymous memory), so dropping our references frees nothing.
+    Emptying each tensor's data frees the bytes whoever still holds the tensor object. Only for a
+    module nothing will run again."""
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            tensor.data = torch.empty(0, dtype=tensor.dtype)
+
+
 def _strip_node_metadata(model) -> None:
     """The exporter annotates every node with its Python stack trace (absolute paths of the build
     machine): left in, the graphs' hashes depend on where the repository was checked out."""

@@ -147,6 +147,8 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
                 convert.finish_graph(graphs, VISION_NAME, vision_metadata(loaded, dtype), pool)
             # The tower is done with (the reference holds its output): dropping it lowers the decoder export's peak.
             del vision
+            for part in (model.vision_tower, model.projector):
+                convert.drop_weights(part)
             model.vision_tower = model.projector = None
             release_memory()
         with progress.stage(f"export prefill ({options.prefill_chunk} rows) and decode (1 row)"):
@@ -163,6 +165,7 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
                     convert.finish_graph(graphs, name, metadata, pool)
             pooled = pool.report
             files = write_prompt_files(staging, loaded)
+            convert.drop_weights(model)  # the graphs and the table hold them now
         del model
         loaded.release_weights()
         release_memory()
@@ -178,9 +181,12 @@ def export_onnx(request: ExportRequest, options: OnnxOptions) -> ExportResult:
             quantized = qnn.calibrate_and_quantize(loaded.codec, inputs.frames, request.question, metadata, table_name)
             pooled = qnn.pooled
             compiled = qnn.compile()
-            reports, same_quant, assignments = qnn.parity(inputs, reference)
-            meta = {"target": "onnx", "reference": QDQ_REFERENCE, "engine": reports[0].backend, "soc": options.soc.value}
-            write_bundle(staging, inputs, same_quant, meta=meta, precision=options.precision)
+            reports, same_quant, assignments, plan = qnn.parity(inputs, reference, config)
+            meta = {
+                "target": "onnx", "reference": QDQ_REFERENCE, "engine": reports[0].backend, "soc": options.soc.value,
+                "simulator": plan.to_dict(),
+            }
+            write_bundle(staging, inputs, same_quant, meta=meta, precision=options.precision, against="same-quantization")
             providers = ["CPUExecutionProvider"]  # what ran the top-level QDQ graphs at export
         else:
             with progress.stage("parity through ONNX Runtime"):

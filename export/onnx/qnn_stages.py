@@ -21,6 +21,7 @@ from sf_mobile.export.onnx.options import OnnxOptions
 from sf_mobile.runtimes.onnx import DECODE_NAME, GRAPH_NAMES, PREFILL_NAME, VISION_NAME
 
 FLOAT_WORK = "float-graphs"  # inside the staging folder only: never part of the output
+CALIBRATION_WORK = "calibration-feeds"  # inside FLOAT_WORK: deleted with it
 VISION_DATA = "vision.onnx.data"
 DECODER_DATA = "decoder.onnx.data"
 QDQ_REFERENCE = "same-quantization (the QDQ graphs on the CPU provider)"
@@ -44,9 +45,11 @@ class QnnStages:
         from sf_mobile.export.onnx.quantize import quantize_graph
 
         with self.progress.stage("calibration feeds through the float graphs"):
-            feeds = capture_feeds(self.float_folder, codec, frames, calibration_questions(question))
+            feeds = capture_feeds(
+                self.float_folder, codec, frames, calibration_questions(question), self.float_folder / CALIBRATION_WORK
+            )
         counts = {name: len(f) for name, f in feeds.items()}
-        self.progress.note(f"calibration feeds: {counts}")
+        self.progress.note(f"calibration feeds: {counts}", always=True)
         summary = {}
         with self.progress.stage(f"quantize to {self.options.quant.value} (QDQ)"):
             for data, names in ((VISION_DATA, (VISION_NAME,)), (DECODER_DATA, (PREFILL_NAME, DECODE_NAME))):
@@ -69,18 +72,45 @@ class QnnStages:
         with self.progress.stage(f"compile HTP context binaries for {soc.value} ({soc.htp_arch})"):
             return {name: compile_graph(self.staging, name, soc) for name in GRAPH_NAMES}
 
-    def parity(self, inputs, reference):
-        """(reports, same-quantization reference, simulator node assignment per graph)."""
+    def parity(self, inputs, reference, config):
+        """(reports, same-quantization reference, simulator node assignment per graph, simulator plan).
+
+        The QDQ graphs run on the CPU provider first (the same-quantization reference); the compiled
+        graphs then run on the HTP simulator, the whole sequence when it is small enough, else a
+        sample of calls shadowing the CPU run (htp_parity.py)."""
+        from sf_mobile.export.onnx.htp_parity import plan_simulator
         from sf_mobile.parity.compare import compare
+
+        precision = self.options.precision
+        prompt_rows = len(inputs.prefix_ids) + config.visual_tokens().total + len(inputs.suffix_ids)
+        decode_calls = max(PARITY_DECODE_STEPS - 1, 0) + len(inputs.forced_tokens)
+        chunk, context = self.options.prefill_chunk, self.options.resolved_context(config)
+        plan = plan_simulator(config, chunk, context, prompt_rows, decode_calls)
+        self.progress.note(f"HTP simulator: {plan.describe()}", always=True)
+        if plan.full:
+            cpu_outputs, outputs, assignments = self._full_parity(inputs)
+            same_quant = _as_reference(cpu_outputs)  # what compute_reference returns, without a second run
+            reports = [
+                compare(outputs, same_quant, precision, "same-quantization"),  # gated: what HTP adds
+                compare(outputs, reference, precision, "float"),  # reported: HTP + quantization
+                compare(cpu_outputs, reference, precision, "float"),  # reported: quantization alone
+            ]
+        else:
+            self.progress.total -= 1  # one parity stage instead of two
+            cpu_outputs, sampled, assignments = self._sampled_parity(inputs, plan)
+            same_quant = _as_reference(cpu_outputs)
+            reports = [sampled, compare(cpu_outputs, reference, precision, "float")]
+        return reports, same_quant, assignments, plan
+
+    def _full_parity(self, inputs):
         from sf_mobile.parity.driver import run_backend
         from sf_mobile.runtimes.onnx import OnnxBackend
         from sf_mobile.runtimes.qnn import QnnHtpBackend
 
-        precision, soc = self.options.precision, self.options.soc
+        soc = self.options.soc
         with self.progress.stage("parity: QDQ graphs on the CPU provider"):
             cpu = OnnxBackend(self.staging, prepack=False)
             cpu_outputs = run_backend(cpu, inputs, PARITY_DECODE_STEPS, self.progress.note)
-            same_quant = _as_reference(cpu_outputs)  # what compute_reference returns, without a second run
             del cpu
         # The simulator runs the tiny export's own parity inputs (8 frames of 64 px, a ~130-row prompt,
         # 31 decode calls): it is 30-200x slower than the CPU provider, so only small inputs fit CI.
@@ -89,12 +119,37 @@ class QnnStages:
             outputs = run_backend(htp, inputs, PARITY_DECODE_STEPS, self.progress.note)
             assignments = htp.assignments
             del htp
-        reports = [
-            compare(outputs, same_quant, precision, "same-quantization"),  # gated: what HTP adds
-            compare(outputs, reference, precision, "float"),  # reported: HTP + quantization
-            compare(cpu_outputs, reference, precision, "float"),  # reported: quantization alone
-        ]
-        return reports, same_quant, assignments
+        return cpu_outputs, outputs, assignments
+
+    def _sampled_parity(self, inputs, plan):
+        from sf_mobile.export.onnx.htp_parity import ShadowSession, first_outputs
+        from sf_mobile.parity.compare import compare_sampled
+        from sf_mobile.parity.driver import run_backend
+        from sf_mobile.parity.tolerances import Component
+        from sf_mobile.runtimes.onnx import OnnxBackend, import_onnxruntime
+        from sf_mobile.runtimes.qnn import SIMULATOR_NAME, htp_session_options, node_assignment
+
+        ort, soc = import_onnxruntime(), self.options.soc
+        with self.progress.stage(f"parity: QDQ graphs on the CPU provider, sampled calls also on the HTP simulator ({soc.value})"):
+            cpu = OnnxBackend(self.staging, prepack=False)
+            shadows, assignments = {}, {}
+            for name in GRAPH_NAMES:  # every compiled graph loads on HTP: its node assignment is recorded
+                simulator = ort.InferenceSession(
+                    str(self.staging / context_folder(soc) / name), sess_options=htp_session_options(soc.soc_model)
+                )
+                assignments[name] = node_assignment(simulator)
+                if plan.sampled.get(name):
+                    shadows[name] = cpu.sessions[name] = ShadowSession(cpu.sessions[name], simulator, plan.sampled[name])
+                del simulator
+            cpu_outputs = run_backend(cpu, inputs, PARITY_DECODE_STEPS, self.progress.note)
+            del cpu
+        components = {VISION_NAME: Component.VISION, PREFILL_NAME: Component.PREFILL_LOGITS, DECODE_NAME: Component.DECODE_LOGITS}
+        pairs = {components[name]: first_outputs(shadow) for name, shadow in shadows.items() if shadow.pairs}
+        seconds = {name: round(shadow.simulator_seconds, 1) for name, shadow in shadows.items()}
+        self.progress.note(f"HTP simulator seconds per sampled graph (accuracy only, never latency): {seconds}", always=True)
+        plan.measured_seconds = seconds
+        report = compare_sampled(f"{SIMULATOR_NAME} (sampled)", pairs, self.options.precision, "same-quantization")
+        return cpu_outputs, report, assignments
 
 
 def _as_reference(outputs):

@@ -44,6 +44,9 @@ class BenchContext:
 
     @property
     def reference_is_float(self) -> bool:
+        against = self.bundle_meta.get("against")  # written since the bundle carried it (protocol 4b)
+        if against is not None:
+            return against == "float"
         return not str(self.bundle_meta.get("reference", "")).startswith("same-quantization")
 
     @property

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, metavar="DIR", help="the checkpoint a checkpoint export came from (eager reference)")
     parser.add_argument("--device", metavar="ID", help="device serial (adb) or identifier (devicectl) when several are attached")
     parser.add_argument("--app", type=Path, metavar="PATH", help="the macOS demo app, for the macos-app backend")
+    parser.add_argument("--timeout", type=float, default=1800.0, metavar="S",
+                        help="seconds a device app may take for its run, launch to result (default 1800)")
     parser.add_argument("--json", action="store_true", help="print the result JSON instead of the summary")
     return parser
 
@@ -87,13 +89,15 @@ def run(args: argparse.Namespace) -> int:
 
     for flag in ("repeats", "decode_tokens"):
         positive(getattr(args, flag), f"--{flag.replace('_', '-')}")
+    if not args.timeout > 0:
+        raise SfError(f"--timeout is {args.timeout:g}", "pass the seconds a device run may take, more than 0")
     if args.warmup < 0:
         raise SfError(f"--warmup is {args.warmup}", "pass 0 or more warm-up runs")
     if args.backend:
         check_backend_names(args.backend)
     settings = Settings(
         repeats=args.repeats, warmup=args.warmup, decode_tokens=args.decode_tokens, video=args.video,
-        checkpoint=args.checkpoint, device=args.device, app=args.app,
+        checkpoint=args.checkpoint, device=args.device, app=args.app, timeout_s=args.timeout,
     )
     result = run_bench(args.folder, args.backend, settings)
     if args.report is not None:

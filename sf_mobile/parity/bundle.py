@@ -21,7 +21,7 @@ from sf_mobile.checkpoints import LoadedModel
 from sf_mobile.errors import SfError
 from sf_mobile.parity.data import ParityInputs, ReferenceOutputs
 from sf_mobile.parity.driver import Report, decode_step, greedy_decode, no_report, prefill, prompt_embeddings, run_backend
-from sf_mobile.parity.tolerances import tolerances_for
+from sf_mobile.parity.tolerances import parse_against, tolerances_for
 from sf_mobile.runtimes.base import GraphBackend
 from sf_mobile.runtimes.eager import EagerBackend
 
@@ -103,9 +103,16 @@ def _describe(tensors: dict[str, torch.Tensor], file: str) -> dict[str, dict]:
 
 
 def write_bundle(
-    folder: Path, inputs: ParityInputs, reference: ReferenceOutputs, meta: dict, precision: str = "fp32"
+    folder: Path,
+    inputs: ParityInputs,
+    reference: ReferenceOutputs,
+    meta: dict,
+    precision: str = "fp32",
+    against: str = "float",
 ) -> Path:
-    """Write `folder/parity/`; returns that folder. `meta` must be JSON-serialisable."""
+    """Write `folder/parity/`; returns that folder. `meta` must be JSON-serialisable; `against` says
+    what the reference is ("float", or "same-quantization" for a compressed export) and goes into
+    meta["against"], where device apps read it (sf_mobile/bench/devices/protocol.py 4b)."""
     from safetensors.torch import save_file
 
     out = Path(folder) / BUNDLE_DIR
@@ -129,7 +136,7 @@ def write_bundle(
         "tensors": {**_describe(input_tensors, INPUTS_FILE), **_describe(reference_tensors, REFERENCE_FILE)},
         "precision": precision,
         "tolerances": tolerances_for(precision),
-        "meta": meta,
+        "meta": {**meta, "against": parse_against(against).value},
     }
     text = json.dumps(document, indent=2, allow_nan=False)  # fails before any file is written
     save_file(input_tensors, str(out / INPUTS_FILE))
