@@ -85,6 +85,7 @@ def test_entry_points_declared():
         "sf-export": "sf_mobile.cli.export:main",
         "sf-bench": "sf_mobile.cli.bench:main",
         "sf-verify": "sf_mobile.cli.verify:main",
+        "sf-plan": "sf_mobile.cli.plan:main",
     }
 
 
@@ -182,6 +183,13 @@ def test_wheel_entry_points(wheel):
     assert "sf-export=sf_mobile.cli.export:main" in lines
     assert "sf-bench=sf_mobile.cli.bench:main" in lines
     assert "sf-verify=sf_mobile.cli.verify:main" in lines
+    assert "sf-plan=sf_mobile.cli.plan:main" in lines
+
+
+def test_wheel_holds_the_device_profiles(wheel):
+    # sf-plan reads them with importlib.resources: a wheel without them has a broken sf-plan
+    data = wheel.read("sf_mobile/data/device_profiles.json")
+    assert data == (REPO / "sf_mobile" / "data" / "device_profiles.json").read_bytes()
 
 
 def test_wheel_metadata_keeps_the_pins(wheel):
