@@ -6,6 +6,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class ExportRequest:
     seed: int = 0
     overwrite: bool = False
     question: str = DEFAULT_QUESTION
+    on_loaded: Callable | None = None  # hears the WeightsOrigin once loaded: input errors come before any warning
 
 
 @dataclass
@@ -144,6 +146,8 @@ def load_and_reference(request: ExportRequest, config: ModelConfig, context: int
 
     with progress.stage("load model"):
         loaded = load_or_build(request.preset, request.checkpoint, seed=request.seed, num_frames=request.frames)
+        if request.on_loaded is not None:
+            request.on_loaded(loaded.origin)
     with progress.stage("parity inputs and float reference"):
         # The reference prefills in EAGER_PREFILL_ROWS-row calls, not in a graph's chunks: its math
         # does not depend on the chunking, and small chunks over the whole cache cost minutes at real size.

@@ -241,6 +241,7 @@ def load_weights(model: SlowFastLlava, folder: Path, files: list[Path]) -> None:
                 f"{list(tensor.shape)}, the config expects {list(expected[name].shape)}",
                 mismatch_fix,
             )
+        _check_values(folder, stored, tensor, expected[name])
     for name in expected:
         if name not in tensors and not (tied and name == "llm.lm_head.weight"):
             raise CheckpointError(f"checkpoint {folder} lacks tensor {_saved_name(name)!r} that its config needs", mismatch_fix)
@@ -248,6 +249,23 @@ def load_weights(model: SlowFastLlava, folder: Path, files: list[Path]) -> None:
     model.load_state_dict(state, strict=False)
     if tied:
         model.llm.tie_weights()
+
+
+def _check_values(folder: Path, stored: str, tensor: torch.Tensor, wanted: torch.Tensor) -> None:
+    """A tensor of the wrong kind (integers or booleans for a float weight) would be cast silently by
+    load_state_dict, and NaN or infinity would only show as a nonsense answer: refuse both."""
+    if tensor.is_floating_point() != wanted.is_floating_point():
+        kind = "floating-point" if wanted.is_floating_point() else str(wanted.dtype).removeprefix("torch.")
+        raise CheckpointError(
+            f"checkpoint {folder} has tensor {stored!r} of dtype {str(tensor.dtype).removeprefix('torch.')}, "
+            f"the model expects a {kind} tensor",
+            "re-save the checkpoint with its original weights (fp32, fp16 or bf16)",
+        )
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        raise CheckpointError(
+            f"checkpoint {folder} has tensor {stored!r} holding NaN or infinite values",
+            "the weights are corrupt or diverged: re-download them or use another checkpoint",
+        )
 
 
 def _check_folder(folder: Path) -> None:

@@ -69,7 +69,14 @@ def answer(
 
     embeds = model.prompt_embeddings(prompt, visual)
     result = generate(model, embeds, max_new_tokens, codec.stop_ids, params)
+    warnings = []
+    if clip.truncated:
+        warnings.append(
+            f"{path} decodes {clip.duration_s:.2f} s of the {clip.declared_duration_s:.2f} s its header declares "
+            "(cut off?): the answer is about the part that decodes"
+        )
     return {
+        "warnings": warnings,
         "answer": codec.decode(result.tokens),
         "tokens": result.tokens,
         "stopped_on_eos": result.stopped,
@@ -80,6 +87,7 @@ def answer(
             "frames": int(frames.shape[0]),
             "timestamps_s": [round(t, 4) for t in clip.timestamps],
             "duration_s": clip.duration_s,
+            "declared_duration_s": clip.declared_duration_s,
             "frame_size": list(frames.shape[-2:]),
         },
         "visual_tokens": {

@@ -88,7 +88,7 @@ class PromptCodec:
     def __init__(self, tokenizer, prompt: PromptConfig, vocab_size: int):
         self.tokenizer = tokenizer
         self.prompt = prompt
-        missing = [t for t in (*prompt.special_tokens, *prompt.stop_tokens) if tokenizer.token_to_id(t) is None]
+        missing = [t for t in dict.fromkeys((*prompt.special_tokens, *prompt.stop_tokens)) if tokenizer.token_to_id(t) is None]
         if missing:
             raise CheckpointError(
                 f"the tokenizer lacks the prompt's special token(s) {missing}",

@@ -129,3 +129,47 @@ def test_check_free_space_names_needed_and_available(tmp_path):
         with atomic_output_dir(tmp_path / "out", expected_bytes=needed):
             pytest.fail("the body must not run when the disk is too small")
     assert _entries(tmp_path) == []
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True).stdout)
+
+
+def test_staging_folders_of_dead_processes_are_cleared_and_live_ones_kept(tmp_path):
+    from sf_mobile.output_dir import clean_stale
+
+    dead, live = _dead_pid(), os.getppid()  # the parent of this test process is alive
+    for name in (f".out.partial-{dead}-a", f".out.partial-{live}-b", f".out.partial-{os.getpid()}-c", ".other.partial-1-d"):
+        (tmp_path / name).mkdir()
+    clean_stale(tmp_path / "out")
+    assert _entries(tmp_path) == [".other.partial-1-d", f".out.partial-{live}-b", f".out.partial-{os.getpid()}-c"]
+
+
+def test_an_old_output_set_aside_by_a_dead_overwrite_is_restored_or_dropped(tmp_path):
+    from sf_mobile.output_dir import clean_stale
+
+    dead = _dead_pid()
+    (tmp_path / f".out.old-{dead}-a").mkdir()
+    (tmp_path / f".out.old-{dead}-a" / "keep.txt").write_text("old")
+    clean_stale(tmp_path / "out")  # --out missing: the set-aside export is put back
+    assert _entries(tmp_path) == ["out"] and (tmp_path / "out" / "keep.txt").read_text() == "old"
+    (tmp_path / f".out.old-{dead}-b").mkdir()
+    clean_stale(tmp_path / "out")  # --out present (the new one made it): the old copy goes
+    assert _entries(tmp_path) == ["out"]
+
+
+@pytest.mark.parametrize("errno_", [errno.EACCES, errno.ENOSPC])
+def test_a_folder_that_cannot_be_created_is_a_one_line_error(tmp_path, monkeypatch, errno_):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno_, os.strerror(errno_))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    with pytest.raises(SfError, match="choose a writable --out" if errno_ == errno.EACCES else "^disk full while creating"):
+        with atomic_output_dir(tmp_path / "out"):
+            pytest.fail("the body must not run")
+    assert _entries(tmp_path) == []

@@ -25,7 +25,7 @@ from sf_mobile.bench.roofline import measure_bandwidth_gb_s
 from sf_mobile.bench.stock_runner import StockRunner
 from sf_mobile.config import ModelConfig, SamplingConfig, SamplingStrategy
 from sf_mobile.errors import SfError
-from sf_mobile.manifest import MANIFEST_NAME, read_manifest, tool_version
+from sf_mobile.manifest import MANIFEST_NAME, REFETCH, read_manifest, tool_version
 from sf_mobile.parity.bundle import read_bundle
 from sf_mobile.reports.schema import SCHEMA, validate
 
@@ -75,11 +75,44 @@ def host_facts(bandwidth: float, method: str) -> dict:
     }
 
 
+# Manifest fields sf-bench reads (beyond what read_manifest checks), with their JSON kinds.
+REQUIRED_FIELDS = {"target": str, "preset": str, "config": dict, "frame_geometry": dict, "max_context": int}
+
+
+def check_export(folder: Path, manifest: dict) -> None:
+    """Refuse, before anything is loaded, a folder whose manifest lacks what sf-bench reads or whose
+    artifacts are not the ones it lists (changed, missing, or reached by a path or link that leaves
+    the folder): a benchmark of other graphs than the export's would be a silent wrong answer."""
+    from sf_mobile.verify import verify_folder
+
+    path = folder / MANIFEST_NAME
+    for key, kind in REQUIRED_FIELDS.items():
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            raise SfError(f"{path} has no valid {key!r} (a JSON {_JSON_KINDS[kind]})", REFETCH)
+    if not isinstance(manifest["frame_geometry"].get("frames"), int):
+        raise SfError(f"{path} has no valid 'frame_geometry.frames' (a JSON number)", REFETCH)
+    failures = verify_folder(folder, check_io=False).failures
+    if failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        first = failures[0]
+        raise SfError(
+            f"{folder} does not match its {MANIFEST_NAME}: {first.artifact}: {first.message}{more}",
+            f"see every problem with: sf-verify {folder}; then {REFETCH}",
+        )
+
+
+_JSON_KINDS = {str: "string", dict: "object", int: "number"}
+
+
 def build_context(folder: Path, settings: Settings, report) -> tuple[BenchContext, str]:
     manifest = read_manifest(folder)
+    check_export(Path(folder), manifest)
     inputs, reference, meta = read_bundle(folder)
     precision = json.loads((Path(folder) / "parity" / "parity.json").read_text()).get("precision", "fp32")
-    config = ModelConfig.from_dict(manifest["config"])
+    try:
+        config = ModelConfig.from_dict(manifest["config"])
+    except SfError as err:
+        raise SfError(f"{Path(folder) / MANIFEST_NAME} holds an invalid config ({err.problem})", REFETCH) from None
     frames = frame_source(config, manifest["frame_geometry"]["frames"], settings.video)
     frames()  # a bad --video fails here, before any backend loads
     bandwidth, method = measure_bandwidth_gb_s()

@@ -3,26 +3,63 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from sf_mobile.errors import SfError
 
+TERMINATED_EXIT = 128 + signal.SIGTERM
+# Import-time notices of libraries we load, nothing a user can act on: torchao reports CUDA-only
+# kernels it cannot load on a CPU build, torch's pytree a deprecation inside torchao. Left alone they
+# put four lines before every answer and every one-line error.
+QUIET_LOGGERS = ("torchao", "torch.utils._pytree")
+
+
+class Terminated(BaseException):
+    """SIGTERM (`kill`, a CI timeout) raised where the command is, so that clean-up runs as for
+    Ctrl-C: an export's staging folder is removed instead of left behind."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    if threading.current_thread() is not threading.main_thread():  # handlers belong to the main thread
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
 
 def run_command(name: str, body: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv=None) -> int:
     """Parse, run, and turn an `SfError` into `name: error: <one line>` with a non-zero exit."""
     args = parser.parse_args(argv)
+    for logger in QUIET_LOGGERS:
+        logging.getLogger(logger).setLevel(logging.ERROR)
     try:
-        return body(args)
+        with _sigterm_raises():
+            return body(args)
     except SfError as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{name}: terminated", file=sys.stderr)
+        return TERMINATED_EXIT
     except BrokenPipeError:  # the reader went away (`sf-info | head`): stop quietly, as shell tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

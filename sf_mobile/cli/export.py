@@ -83,11 +83,8 @@ def run(args: argparse.Namespace) -> int:
         frames=args.frames,
         seed=args.seed,
         overwrite=args.overwrite,
+        on_loaded=lambda origin: warn_if_random(origin, "sf-export"),
     )
-    if args.checkpoint is None:
-        from sf_mobile.checkpoints import WeightsOrigin
-
-        warn_if_random(WeightsOrigin(weights="random", tokenizer="stand-in", seed=args.seed), "sf-export")
     result = target.run(request, options)
     print(format_summary(result))
     if not result.passed:

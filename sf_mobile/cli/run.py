@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         on_loaded=lambda origin: warn_if_random(origin, "sf-run"),
     )
+    for warning in report["warnings"]:
+        print(f"sf-run: WARNING: {warning}", file=sys.stderr)
     emit(report, args.json, format_report)
     return 0
 

@@ -7,6 +7,8 @@ Two passes over the file with PyAV:
 When packet pts are missing or do not match the decoded frames (raw elementary streams,
 broken muxers), the timeline comes from a full decode instead and the picked frames from a
 second decode. Every PyAV/FFmpeg failure becomes a one-line `VideoError` naming the file.
+Frames above MAX_PIXELS are shrunk while they are converted (one full-size frame at a time), so an
+8K clip costs what a 1080p one does.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from sf_mobile.errors import MissingDependencyError, VideoError
 from sf_mobile.video.sampling import pick_frames, sample_times
 
 _READ_FIX = "check that the file is a complete video that a media player can open"
+# Largest frame kept after conversion (a 1080p frame: 6 MB as RGB, 0.8 GB for 128 frames). Every
+# vision tower here takes at most 384 px, so an area shrink to this size first changes the final
+# resize by rounding only, and bounds memory: 128 frames of 8K would hold 12.7 GB.
+MAX_PIXELS = 1920 * 1080
+TRUNCATION_SLACK_S = 0.5  # header and frame durations may disagree by a frame or two (edit lists, rounding)
 
 
 @dataclass
@@ -33,6 +40,14 @@ class VideoClip:
     source_fps: float | None  # the stream's average rate; None when the container gives none
     duration_s: float
     rotation: int  # degrees counter-clockwise applied to make the frames upright: 0, 90, 180 or 270
+    declared_duration_s: float | None = None  # what the container's header claims; None when it says nothing
+
+    @property
+    def truncated(self) -> bool:
+        """The frames that decode end well before the header's duration (a cut-off download or copy)."""
+        if self.declared_duration_s is None:
+            return False
+        return self.declared_duration_s - self.duration_s > max(TRUNCATION_SLACK_S, 0.02 * self.declared_duration_s)
 
 
 @dataclass
@@ -156,10 +171,19 @@ def _rotation_k(frame, stream) -> int:
     return round(degrees / 90) % 4
 
 
+def kept_size(width: int, height: int) -> tuple[int, int]:
+    """(w, h) a frame is converted at: its own size, or shrunk (aspect kept) to at most MAX_PIXELS."""
+    if width * height <= MAX_PIXELS:
+        return width, height
+    scale = (MAX_PIXELS / (width * height)) ** 0.5
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
 def _to_rgb(frame, k: int, size: tuple[int, int] | None) -> np.ndarray:
     """[H, W, 3] uint8, upright. `size` (w, h) keeps frames stackable if the resolution changes."""
     if size is not None and (frame.width, frame.height) != size:
-        rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+        # AREA: a large shrink averages every source pixel (bilinear would skip most of them)
+        rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="AREA")
     else:
         rgb = frame.to_ndarray(format="rgb24")
     return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
@@ -179,7 +203,7 @@ def _collect(
         if key in wanted and key not in got:
             if size is None:
                 k = _rotation_k(frame, stream)
-                size = (frame.width, frame.height)
+                size = kept_size(frame.width, frame.height)
             got[key] = _to_rgb(frame, k, size)
             if len(got) == len(wanted):
                 break
@@ -201,10 +225,17 @@ def _no_frames(path: Path) -> VideoError:
     return VideoError(f"the video stream of {path} yields no decodable frames", _READ_FIX)
 
 
+def _declared_duration(container, stream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration else None  # microseconds (AV_TIME_BASE)
+
+
 def _load(path: Path, sampling: SamplingConfig) -> VideoClip:
     container, stream = _open(path)
     with container:
         source_fps = _stream_rate(stream)
+        declared = _declared_duration(container, stream)
         timeline = _packet_timeline(container, stream)
 
     got: dict = {}
@@ -241,6 +272,7 @@ def _load(path: Path, sampling: SamplingConfig) -> VideoClip:
         source_fps=source_fps,
         duration_s=timeline.duration_s,
         rotation=90 * k,
+        declared_duration_s=declared,
     )
 
 
