@@ -307,7 +307,11 @@ def test_bundle_round_trip_is_exact_and_pickle_free(tmp_path, inputs, reference)
     for name in ("visual", "prefill_last_logits", "decode_logits"):
         assert torch.equal(getattr(got_reference, name), getattr(reference, name)), name
     assert got_reference.greedy_tokens == reference.greedy_tokens
-    assert got_meta == meta
+    assert got_meta == {**meta, "against": "float"}  # what the reference is, for device apps (protocol 4b)
+    write_bundle(tmp_path / "quantized", inputs, reference, meta, precision="8da4w", against="same-quantization")
+    assert read_bundle(tmp_path / "quantized")[2]["against"] == "same-quantization"
+    with pytest.raises(SfError):
+        write_bundle(tmp_path / "unknown", inputs, reference, meta, against="eager")
 
     from safetensors.torch import load_file
 
