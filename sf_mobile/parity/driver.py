@@ -10,6 +10,7 @@ its latency is an upper bound; the benchmarks warm up and repeat.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,12 +46,17 @@ class StageTimings:
             "embedding_ms": round(self.embedding_ms, 3),
             "prefill_ms": round(self.prefill_ms, 3),
             "prefill_tokens": self.prefill_tokens,
-            "prefill_tok_s": round(self.prefill_tokens_per_s, 2),
+            "prefill_tok_s": _finite(round(self.prefill_tokens_per_s, 2)),
             "decode_ms": round(self.decode_ms, 3),
             "decode_tokens": self.decode_tokens,
-            "decode_tok_s": round(self.decode_tokens_per_s, 2),
+            "decode_tok_s": _finite(round(self.decode_tokens_per_s, 2)),
             "time_to_first_token_ms": round(self.time_to_first_token_ms, 3),
         }
+
+
+def _finite(value: float) -> float | None:
+    """None for a rate with no time behind it (a report that timed nothing: JSON holds no NaN)."""
+    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
