@@ -32,18 +32,18 @@ DECODE_SAMPLES = 4  # decode steps a sampled run puts through the simulator (the
 
 
 def call_gflop(config: ModelConfig, graph: str, rows: int, context: int) -> float:
-    """Multiply-adds x 2 of one call of `graph`: weights times rows, plus attention over the whole
-    static cache (the graphs mask it, they do not skip it), plus the LM head on the last row."""
+    """FLOPs (in G) of one call of `graph`, from sf_mobile.cost: the vision tower and projector on
+    `rows` frames; a decoder call's weights times rows, attention over the whole static cache (the
+    graphs mask it, they do not skip it), and the LM head on the last row."""
+    from sf_mobile import cost
     from sf_mobile.info import parameter_counts
 
-    counts = parameter_counts(config)
     if graph == VISION_NAME:
-        patches = (config.vision.image_size // config.vision.patch_size) ** 2
-        return 2.0 * (counts["vision_tower"] + counts["projector"]) * rows * patches / 1e9
+        return (cost.vision_flops_per_frame(config)["total"] * rows + cost.projector_flops(config, rows)) / 1e9
     llm = config.llm
-    attention = 4.0 * llm.num_layers * llm.num_heads * llm.head_dim * rows * (context + rows)
-    head = 2.0 * llm.vocab_size * llm.hidden_size
-    return (2.0 * counts["llm_blocks"] * rows + attention + head) / 1e9
+    linear = 2.0 * parameter_counts(config)["llm_blocks"] * rows
+    attention = cost.whole_cache_attention_flops(config, 1, rows, context + rows)
+    return (linear + attention + 2.0 * llm.vocab_size * llm.hidden_size) / 1e9
 
 
 @dataclass
