@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from sf_mobile.benchmarks import record
@@ -67,25 +68,48 @@ def run_export_benchmark(module: str, target: str, table: str, header: str, arti
             shutil.rmtree(out.parent, ignore_errors=True)  # a real-size export is GBs
 
 
-def _run(module, target, table, header, artifact_cell, argv, args, export_flags, out: Path) -> int:
-    command = [sys.executable, "-m", "sf_mobile.cli.export", "--target", target, "--size", args.size,
+@dataclass
+class ExportRun:
+    """One `sf-export` child process, measured alone."""
+
+    wall_s: float
+    peak_gib: float
+    stdout: str
+    returncode: int
+    manifest: dict | None  # None when the export wrote none (it failed before the end)
+
+
+def measure_export(target: str, size: str, export_flags: list[str], out: Path) -> ExportRun:
+    """Run `sf-export --target T --size S FLAGS --out OUT` and measure it. The peak is this child's
+    own (os.wait4's rusage, not RUSAGE_CHILDREN, which keeps the largest of every earlier child too),
+    or the child's own per-stage marks when larger."""
+    command = [sys.executable, "-m", "sf_mobile.cli.export", "--target", target, "--size", size,
                *export_flags, "--out", str(out)]
     start = time.perf_counter()
-    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # stderr (progress) passes through
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # stderr (progress) passes through
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
-    peak_gib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, reported_peak_gib(proc.stdout))
-    print(proc.stdout)
+    peak_gib = max(usage.ru_maxrss / 2**20, reported_peak_gib(stdout))
     manifest_path = out / "sf_manifest.json"
-    if not manifest_path.is_file():
-        print(f"export failed (exit {proc.returncode}); nothing recorded", file=sys.stderr)
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    return ExportRun(wall, peak_gib, stdout, proc.returncode, manifest)
+
+
+def _run(module, target, table, header, artifact_cell, argv, args, export_flags, out: Path) -> int:
+    run = measure_export(target, args.size, export_flags, out)
+    print(run.stdout)
+    if run.manifest is None:
+        print(f"export failed (exit {run.returncode}); nothing recorded", file=sys.stderr)
         return 1
-    manifest = json.loads(manifest_path.read_text())
+    manifest = run.manifest
     shown = record.command_line(module, argv)
-    row = (f"| {record.today()} | `{shown}` | {manifest['status']} | {wall:.0f} | {peak_gib:.1f} | "
-           f"{artifact_cell(manifest)} | {stages_cell(proc.stdout)} | {parity_cell(manifest)} |")
+    row = (f"| {record.today()} | `{shown}` | {manifest['status']} | {run.wall_s:.0f} | {run.peak_gib:.1f} | "
+           f"{artifact_cell(manifest)} | {stages_cell(run.stdout)} | {parity_cell(manifest)} |")
     print(header + row)
     if args.record:
         record.append_row(table, header, row)
-        raw = {"command": shown, "wall_s": round(wall, 1), "peak_rss_gib": round(peak_gib, 2), "manifest": manifest}
+        raw = {"command": shown, "wall_s": round(run.wall_s, 1), "peak_rss_gib": round(run.peak_gib, 2), "manifest": manifest}
         (record.RESULTS / f"{target}-export-{args.size}-{record.stamp()}.json").write_text(json.dumps(raw, indent=2) + "\n")
-    return 0 if proc.returncode == 0 else proc.returncode
+    return 0 if run.returncode == 0 else run.returncode

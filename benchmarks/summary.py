@@ -21,7 +21,7 @@ from sf_mobile.benchmarks import record
 
 START, END = "<!-- perf-summary:start -->", "<!-- perf-summary:end -->"
 README = record.RESULTS.parents[1] / "README.md"  # a source checkout: benchmarks/ sits beside README.md
-WHOLE_RUN_TABLES = {"token_budget.md": "token_budget-*.json"}  # table -> the JSON holding its headline
+WHOLE_RUN_TABLES = {"token_budget.md": "token_budget-*.json", "decode_host.md": "decode_host-*.json"}  # table -> the JSON holding its headline
 INTRO = (
     "Latest run of each benchmark, regenerated from `benchmarks/results/` by "
     "`python -m sf_mobile.benchmarks.summary` (never by hand; `--check` fails when this block is stale). "

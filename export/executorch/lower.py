@@ -25,14 +25,18 @@ class DelegationStats:
         return {"xnnpack_delegates": self.delegates, "portable_ops": self.portable_ops}
 
 
-def export_programs(methods: dict[str, torch.nn.Module], max_seq_len: int, frames_example: torch.Tensor):
-    """{method: ExportedProgram}. Token and decoder methods take 1..max_seq_len positions per call."""
+def export_programs(methods: dict[str, torch.nn.Module], max_seq_len: int, frames_example: torch.Tensor | None):
+    """{method: ExportedProgram}. Token and decoder methods take 1..max_seq_len positions per call.
+    Without `frames_example` (and a vision_encoder) only the two language-model methods are exported."""
     seq = Dim("seq", min=1, max=max_seq_len)
     decoder = methods["text_decoder"]
     embeds, positions = decoder.example_inputs(min(8, max_seq_len))
     with torch.no_grad():
+        vision = {}
+        if frames_example is not None:
+            vision["vision_encoder"] = torch.export.export(methods["vision_encoder"], (frames_example,), strict=False)
         return {
-            "vision_encoder": torch.export.export(methods["vision_encoder"], (frames_example,), strict=False),
+            **vision,
             "token_embedding": torch.export.export(
                 methods["token_embedding"], (torch.zeros(1, positions.numel(), dtype=torch.long),),
                 dynamic_shapes=({1: seq},), strict=False,
@@ -44,18 +48,15 @@ def export_programs(methods: dict[str, torch.nn.Module], max_seq_len: int, frame
 
 
 def _partitioners(quantized: bool, per_op_mode: bool = False) -> list:
-    from executorch.backends.xnnpack.partition.config.xnnpack_config import ConfigPrecisionType
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
-    partitioners = []
-    if quantized:
-        # Dynamically quantized linears first (per_op_mode off: fewer, larger partitions lower
-        # much faster; shared/notes/executorch.md), then everything else in fp32.
-        partitioners.append(
-            XnnpackPartitioner(config_precisions=ConfigPrecisionType.DYNAMIC_QUANT, per_op_mode=per_op_mode)
-        )
-    partitioners.append(XnnpackPartitioner())
-    return partitioners
+    # One partitioner over every precision: a dynamically quantized linear and the fp32 ops around
+    # it (residual adds, RMSNorm's scale, RoPE, SiLU) land in the same XNNPACK partition. A separate
+    # DYNAMIC_QUANT partitioner first (ExecuTorch's llama recipe) cut every layer into ~13 delegate
+    # calls instead of ~6 on the tiny decoder, which doubled lowering time (it scales with the partition
+    # count) and added a delegate crossing per cut to every decode step.
+    # per_op_mode: one partition per op (benchmarks/lowering_modes.py measures it; much slower).
+    return [XnnpackPartitioner(per_op_mode=per_op_mode and quantized)]
 
 
 def lower_to_executorch(
