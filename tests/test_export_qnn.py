@@ -75,7 +75,8 @@ def test_a16w8_export_passes_parity_on_the_htp_simulator(a16w8_export):
     assert (gated.backend, gated.against, gated.precision) == ("qnn-htp-simulator", "same-quantization", "a16w8")
     assert gated.passed, gated.summary_lines()
     components = gated.to_dict()["components"]
-    # measured 3.2e-3 / 4.0e-3 / 4.4e-3 against a 1e-2 gate: a drift toward the gate shows here first
+    # measured 3.2e-3 / 4.0e-3 / 4.4e-3 on this model (gates: 1e-2 vision, 5e-2 logits, set over five models):
+    # held to 6e-3 here, so a drift on the CI model shows long before the gate
     for name in ("vision", "prefill_logits", "decode_logits"):
         assert components[name]["rel_l2"] < 6e-3 and components[name]["gated"], (name, components[name])
     assert components["decode_logits"]["top1"] == [16, 16] and components["greedy"]["greedy_prefix"] == [16, 16]

@@ -140,13 +140,18 @@ def tolerances_for(precision: str) -> dict[str, dict]:
 # QDQ graphs on the HTP simulator, gated against the same QDQ graphs on the CPU provider (what HTP's
 # kernels add); against the float reference the quantization error dominates and is reported only.
 _QNN_SOCS = "identical on sm8550/8650/8750/8850 (tiny preset, measured)"
-_A16W8 = f"a16w8 HTP vs CPU-QDQ measured 3.2e-3 (vision), 4.0e-3 (prefill), 4.4e-3 (decode), {_QNN_SOCS}"
+_A16W8 = (
+    "a16w8 HTP vs CPU-QDQ decode logits, measured over five random models: tiny width at 2/8/14/28 layers "
+    "4.4e-3/1.2e-2/4.7e-3/1.3e-2, 1b 2.3e-2 (cos 0.99973, top-1 4/4); gated at about 2x the worst. The faults "
+    "the simulator exists to catch give 0.6-0.94 (opset-18 GELU, Reciprocal saturation). "
+    f"Vision 3.1e-3 on every tiny model; {_QNN_SOCS}"
+)
 _A8W8 = f"a8w8 HTP vs CPU-QDQ measured 3.8e-2 (vision), 6.2e-2 (prefill), 6.4e-2 (decode), {_QNN_SOCS}"
 _ROOM = "; about 2x room for real-size depth"
 TOLERANCES.update({
-    (Component.VISION, Precision.QNN_A16W8): Tolerance(1e-2, 0.9999, None, None, _A16W8 + _ROOM),
-    (Component.PREFILL_LOGITS, Precision.QNN_A16W8): Tolerance(1e-2, 0.9999, 1.0, None, _A16W8 + _ROOM),
-    (Component.DECODE_LOGITS, Precision.QNN_A16W8): Tolerance(1e-2, 0.9999, 0.9375, None, _A16W8 + _ROOM + "; top-1 16/16, gated 15/16"),
+    (Component.VISION, Precision.QNN_A16W8): Tolerance(1e-2, 0.9999, None, None, _A16W8),
+    (Component.PREFILL_LOGITS, Precision.QNN_A16W8): Tolerance(5e-2, 0.999, 1.0, None, _A16W8),
+    (Component.DECODE_LOGITS, Precision.QNN_A16W8): Tolerance(5e-2, 0.999, 0.9375, None, _A16W8 + "; top-1 gated 15/16"),
     (Component.GREEDY, Precision.QNN_A16W8): Tolerance(
         None, None, None, 0.5, "16/16 measured; one flipped near tie of random tiny weights ends the common prefix, so 8/16"
     ),
