@@ -106,3 +106,13 @@ def test_tiny_runs_end_to_end_without_peers(tmp_path):
     assert "| xnnpack_4bit_linears |" in report and "| custom_sdpa |" in report
     assert "Verdict: roofline" in report
     assert (work / "ours.pte").is_file() and (work / "hf" / "model.safetensors").is_file()
+
+
+def test_the_headline_shows_the_shortest_and_the_longest_context():
+    row = lambda context, ours, roof: {"context": context, "ours": ours, "ours_vs_roofline": roof,  # noqa: E731
+                                       "ours_vs_llama-cpp": ours / 10}
+    data = {"size": "1b", "rows": [row(128, 30.0, 0.9), row(1024, 20.0, 0.7), row(9280, 5.0, 0.25)]}
+    assert bench.headline(data) == ("1b 8da4w, context 128: 30.0 tok/s (90% of roofline, 3.00x llama-cpp); "
+                                    "context 9280: 5.0 tok/s (25% of roofline, 0.50x llama-cpp)")
+    data["rows"] = data["rows"][:1]
+    assert bench.headline(data).count("context") == 1

@@ -142,8 +142,8 @@ def render(data: dict) -> str:
         "|" + "---|" * len(head),
     ]
     for row in rows:
-        cells = [row["context"], f"{row['bytes_per_token'] / 1e6:.0f}", row["roofline_tok_s"], row["ours"],
-                 f"{row['ours_vs_roofline']:.0%}", *[row[p] for p in peers], *[f"{row[f'ours_vs_{p}']:.2f}x" for p in peers]]
+        cells = [row["context"], f"{row['bytes_per_token'] / 1e6:.0f}", f"{row['roofline_tok_s']:.2f}", f"{row['ours']:.2f}",
+                 f"{row['ours_vs_roofline']:.0%}", *[f"{row[p]:.2f}" for p in peers], *[f"{row[f'ours_vs_{p}']:.2f}x" for p in peers]]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     lines += ["", "Roofline: bandwidth / bytes per token, the bytes of the ideal 4-bit layout (4 bits + an fp16 scale "
               "per 32 weights for every matrix incl. the tied output head; the embedding's one row; fp32 norms and "
@@ -165,14 +165,24 @@ def render(data: dict) -> str:
     at_two = next(r for r in rows if r["context"] == one["context"])
     lines += ["", f"Kernel calls per step: " + "; ".join(f"{n}: {c['DELEGATE_CALL']} XNNPACK delegate calls, "
                                                          f"{c['OPERATOR_CALL']} portable kernel calls" for n, c in calls.items()) + ".  ",
-              f"Threads: ours at context {one['context']} gives {one['tokens_per_s']} tok/s on 1 thread and "
-              f"{at_two['ours']} on {data['threads']} ({at_two['ours'] / one['tokens_per_s']:.2f}x).", ""]
+              f"Threads: ours at context {one['context']} gives {one['tokens_per_s']:.2f} tok/s on 1 thread and "
+              f"{at_two['ours']:.2f} on {data['threads']} ({at_two['ours'] / one['tokens_per_s']:.2f}x).", ""]
     lines += ["## Exports of this run", ""]
     for name, built in data["built"].items():
         lines.append(f"- {name}: `{json.dumps(built, sort_keys=True)}`")
     if not data["built"]:
         lines.append("- none: every artifact was reused from --workdir")
     return "\n".join(lines) + "\n"
+
+
+def headline(data: dict) -> str:
+    """The README summary's line: the shortest and the longest context, never one alone."""
+    def at(row: dict) -> str:
+        peers = "".join(f", {row[f'ours_vs_{p}']:.2f}x {p}" for p in PEERS if f"ours_vs_{p}" in row)
+        return f"context {row['context']}: {row['ours']:.1f} tok/s ({row['ours_vs_roofline']:.0%} of roofline{peers})"
+
+    rows = data["rows"]
+    return f"{data['size']} 8da4w, " + "; ".join(at(row) for row in (rows[0], rows[-1])[: len(rows)])
 
 
 def verdict(rows: list[dict]) -> str:
@@ -195,7 +205,17 @@ def main(argv=None) -> int:
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated subset of {','.join(PEERS)}, or ''")
     parser.add_argument("--workdir", type=Path, help="keep and reuse the exports here (default: a temp folder, removed)")
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="print (with --record: rewrite results/decode_host.md) the report of a recorded run; measures nothing")
     args = parser.parse_args(argv)
+    if args.render is not None:
+        data = json.loads(args.render.read_text())
+        text = render(data)
+        print(text)
+        if args.record:  # the report and the summary's headline, re-derived from the recorded rows
+            (record.RESULTS / "decode_host.md").write_text(text)
+            args.render.write_text(json.dumps({**data, "headline": headline(data)}, indent=2) + "\n")
+        return 0
     config = get_preset(args.size)
     args.peers = [p for p in args.peers.split(",") if p]
     unknown = sorted(set(args.peers) - set(PEERS))
@@ -222,9 +242,7 @@ def main(argv=None) -> int:
         "threads": args.threads, "max_context": max_context, "rows": rows, "measured": measured, "built": built,
         "verdict": verdict(rows),
     }
-    data["headline"] = (f"{args.size} 8da4w at context {rows[0]['context']}: {rows[0]['ours']} tok/s, "
-                        f"{rows[0]['ours_vs_roofline']:.0%} of the roofline" +
-                        "".join(f", {rows[0][f'ours_vs_{p}']:.2f}x {p}" for p in PEERS if p in rows[0]))
+    data["headline"] = headline(data)
     text = render(data)
     print(text)
     if args.record:

@@ -117,7 +117,7 @@ def decode_rows(report: dict, contexts: list[int], steps: int) -> list[dict]:
     """measure_decode's rows from the script's JSON, checked against what was asked."""
     rows = [
         {"context": int(r["context"]), "ms_per_token": float(r["ms_per_token"]),
-         "tokens_per_s": 1000.0 / float(r["ms_per_token"]), "steps": int(r["steps"])}
+         "tokens_per_s": round(1000.0 / float(r["ms_per_token"]), 3), "steps": int(r["steps"])}
         for r in report["results"]
     ]
     if [r["context"] for r in rows] != list(contexts) or any(r["steps"] != steps for r in rows):
