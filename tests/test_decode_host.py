@@ -116,3 +116,11 @@ def test_the_headline_shows_the_shortest_and_the_longest_context():
                                     "context 9280: 5.0 tok/s (25% of roofline, 0.50x llama-cpp)")
     data["rows"] = data["rows"][:1]
     assert bench.headline(data).count("context") == 1
+
+
+def test_the_packed_attention_computes_what_custom_sdpa_computes():
+    from sf_mobile.benchmarks.decode_host.attention import FP32_REL_L2, measure
+
+    rows = measure("tiny", [16, 64], threads=1)  # raises when the two disagree
+    assert [r["context"] for r in rows] == [16, 64]
+    assert all(r["rel_l2"] <= FP32_REL_L2 and r["custom_sdpa_ms"] > 0 and r["packed_bmm_ms"] > 0 for r in rows)
