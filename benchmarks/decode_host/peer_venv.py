@@ -19,8 +19,9 @@ LOG = "install.log"
 
 
 def cache_root() -> Path:
-    env = os.environ.get("SF_MOBILE_CACHE")
-    return (Path(env) if env else Path.home() / ".cache" / "sf-mobile") / "peers"
+    from sf_mobile.video.sample_clip import _cache_dir  # the project's one cache location ($SF_MOBILE_CACHE)
+
+    return _cache_dir() / "peers"
 
 
 def venv_python(venv: Path) -> Path:
